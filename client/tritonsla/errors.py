@@ -2,6 +2,7 @@
 
 TritonSlaError                 root; every expected failure derives from it
 ├── ConfigError                a deploy/profile file is wrong: names file, field path and fix
+├── ConfigErrors               several ConfigErrors found in one pass, reported together
 ├── RenderError                templates or rendered configs are wrong
 ├── EngineBuildError           an engine build step failed or tools are missing
 ├── ServerError                tritonserver could not start, stop or be reached
@@ -24,6 +25,15 @@ class ConfigError(TritonSlaError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{file}: `{field}`: {problem}. Fix: {fix}")
+
+
+class ConfigErrors(TritonSlaError):
+    """Every problem found in one validation pass, so users fix them all at once."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        lines = "\n".join(f"- {error}" for error in errors)
+        super().__init__(f"{len(errors)} configuration error(s):\n{lines}")
 
 
 class RenderError(TritonSlaError):

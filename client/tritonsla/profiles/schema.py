@@ -1,0 +1,189 @@
+"""Typed schema of SLA profiles (profiles/*.yaml) and deployments (deploy/*.yaml).
+
+Every field has a documented default; unknown keys are errors (extra="forbid"). A profile
+holds what an SLA class needs (batching, queue policy, engine knobs, SLO); a deployment holds
+what a machine and model need (engine kind, model folders, hardware) and may override any
+profile value under `overrides.<profile>`. Triton field names are noted where a knob maps onto
+model_config.proto; TensorRT-LLM parameter names where it maps onto the tensorrt_llm model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SAFE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+"""Profile and deployment names: they become Triton model names and folder names."""
+
+Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
+EngineKind = Literal["cpu", "trt-engine", "llmapi"]
+SchedulerPolicy = Literal["guaranteed_no_evict", "max_utilization"]
+
+
+class Strict(BaseModel):
+    """Base of every schema model: unknown keys are errors, values are not coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Batching(Strict):
+    """Triton's dynamic batcher in front of the engine (ModelDynamicBatching)."""
+
+    max_batch_size: int = Field(8, ge=1, le=4096, description="max_batch_size; engine batch too")
+    preferred_batch_sizes: list[int] = Field(
+        default_factory=list, description="preferred_batch_size; each <= max_batch_size"
+    )
+    max_queue_delay_us: int = Field(
+        0, ge=0, le=10_000_000, description="max_queue_delay_microseconds"
+    )
+
+
+class Queue(Strict):
+    """Queue policy (ModelQueuePolicy) and priorities of the dynamic batcher."""
+
+    max_queue_size: int = Field(
+        0, ge=0, le=1_000_000, description="default_queue_policy.max_queue_size; 0 = unbounded"
+    )
+    timeout_action: Literal["REJECT", "DELAY"] = Field(
+        "REJECT", description="what Triton does when a queued request times out"
+    )
+    default_timeout_us: int = Field(
+        0, ge=0, description="default_timeout_microseconds; 0 = requests never time out"
+    )
+    allow_timeout_override: bool = Field(
+        False, description="lets a request lower its own timeout (per-request deadline)"
+    )
+    per_request_deadlines: bool = Field(
+        False, description="clients send deadlines: needs a timeout ceiling and the override"
+    )
+    priority_levels: int = Field(0, ge=0, le=16, description="priority_levels; 0 = off")
+    default_priority_level: int = Field(0, ge=0, le=16, description="used when a request has none")
+
+
+class Instances(Strict):
+    """instance_group counts of each model of the endpoint."""
+
+    preprocessing: int = Field(1, ge=1, le=64)
+    tensorrt_llm: int = Field(1, ge=1, le=64)
+    postprocessing: int = Field(1, ge=1, le=64)
+    bls: int = Field(1, ge=1, le=64)
+
+
+class KvCache(Strict):
+    """Paged KV cache of the engine (tensorrt_llm parameters)."""
+
+    free_gpu_mem_fraction: float = Field(
+        0.3, gt=0.0, le=0.95, description="kv_cache_free_gpu_mem_fraction"
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, description="max_tokens_in_paged_kv_cache; None = from the fraction"
+    )
+    enable_reuse: bool = Field(False, description="enable_kv_cache_reuse (prefix caching)")
+    tokens_per_block: int = Field(32, ge=1, le=1024, description="trtllm-build --tokens_per_block")
+
+
+class Engine(Strict):
+    """Engine build and runtime knobs (trtllm-build flags and tensorrt_llm parameters)."""
+
+    precision: Precision = Field("fp16", description="int8/int4 = weight-only quantization")
+    max_input_len: int = Field(1024, ge=1, description="trtllm-build --max_input_len")
+    max_seq_len: int = Field(2048, ge=2, description="trtllm-build --max_seq_len (input+output)")
+    max_num_tokens: int = Field(8192, ge=1, description="trtllm-build --max_num_tokens per step")
+    max_beam_width: int = Field(1, ge=1, le=8, description="trtllm-build --max_beam_width")
+    batching_strategy: Literal["inflight_fused_batching", "V1"] = Field(
+        "inflight_fused_batching", description="gpt_model_type"
+    )
+    batch_scheduler_policy: SchedulerPolicy = Field(
+        "guaranteed_no_evict", description="batch_scheduler_policy"
+    )
+    enable_chunked_context: bool = Field(False, description="enable_chunked_context")
+    paged_context_fmha: bool = Field(
+        False, description="trtllm-build --use_paged_context_fmha; needed by reuse and chunking"
+    )
+    exclude_input_in_output: bool = Field(True, description="exclude_input_in_output default")
+    kv_cache: KvCache = Field(default_factory=KvCache)
+
+
+class Slo(Strict):
+    """Service-level objective of the class; None = not part of the objective.
+
+    Per-request thresholds (ttft_ms, itl_ms, e2e_ms) decide goodput: a request is good when it
+    meets all of them. The verdict compares the `percentile` of each metric with its threshold,
+    and the run's output tokens/s with `min_output_tokens_per_s`.
+    """
+
+    percentile: float = Field(95.0, gt=0.0, lt=100.0)
+    ttft_ms: float | None = Field(None, gt=0.0, description="time to first token")
+    itl_ms: float | None = Field(None, gt=0.0, description="inter-token latency")
+    e2e_ms: float | None = Field(None, gt=0.0, description="end-to-end request latency")
+    min_output_tokens_per_s: float | None = Field(None, gt=0.0)
+
+
+class Profile(Strict):
+    """One SLA class: the endpoint's batching, queueing, engine and objective."""
+
+    name: str = Field(pattern=SAFE_NAME)
+    description: str = ""
+    streaming: bool = Field(True, description="tokens stream back; needs decoupled")
+    decoupled: bool = Field(True, description="model_transaction_policy.decoupled")
+    batching: Batching = Field(default_factory=Batching)
+    queue: Queue = Field(default_factory=Queue)
+    instances: Instances = Field(default_factory=Instances)
+    engine: Engine = Field(default_factory=Engine)
+    slo: Slo = Field(default_factory=Slo)
+
+
+class ModelSource(Strict):
+    """Where the model's weights and tokenizer live (paths relative to the deploy file)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    architecture: Literal["gpt2", "llama", "mistral", "qwen2", "gptj", "falcon"] = "gpt2"
+    checkpoint: str = Field(description="Hugging Face model folder (weights + config.json)")
+    tokenizer: str = Field(description="folder with tokenizer.json (often the checkpoint)")
+
+
+class Hardware(Strict):
+    """The machine one server runs on."""
+
+    gpus: int = Field(0, ge=0, le=64, description="GPUs of the machine; 0 = CPU only")
+    gpu_type: str | None = None
+    gpu_memory_gb: float | None = Field(None, gt=0.0)
+    tensor_parallel: int = Field(1, ge=1, le=64)
+    pipeline_parallel: int = Field(1, ge=1, le=64)
+    cpu_kv_cache_tokens: int = Field(
+        65536, ge=64, description="cpu engine: KV tokens that a fraction of 1.0 stands for"
+    )
+    blas_threads_per_engine: int = Field(1, ge=1, le=256)
+
+
+class Server(Strict):
+    """Where `tritonsla serve` listens (127.0.0.1 by default)."""
+
+    host: str = Field("127.0.0.1", pattern=r"^[A-Za-z0-9.:-]{1,253}$")
+    http_port: int = Field(8000, ge=0, le=65535)
+    grpc_port: int = Field(8001, ge=0, le=65535)
+    metrics_port: int = Field(8002, ge=0, le=65535)
+    replicas: list[str] = Field(
+        default_factory=list, description="extra servers (host:grpc_port) serving the same repo"
+    )
+
+
+class Deploy(Strict):
+    """A deployment: model, engine kind, machine, and which profiles it serves."""
+
+    name: str = Field(pattern=SAFE_NAME)
+    description: str = ""
+    engine_kind: EngineKind = "cpu"
+    model: ModelSource
+    hardware: Hardware = Field(default_factory=Hardware)
+    server: Server = Field(default_factory=Server)
+    profiles: list[str] = Field(min_length=1)
+    profiles_dir: str = Field("../profiles", description="relative to the deploy file")
+    engines_dir: str = Field("../engines", description="trt-engine: engines/<profile>/")
+    layout: Literal["single", "per-profile"] = Field(
+        "single", description="one repository for all profiles, or one per profile"
+    )
+    overrides: dict[str, dict] = Field(
+        default_factory=dict, description="per-profile values that replace the profile's"
+    )
