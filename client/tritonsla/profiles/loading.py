@@ -21,6 +21,13 @@ from tritonsla.profiles.schema import Deploy, Profile
 SET_SOURCE = "--set"
 
 
+def display_path(path: Path) -> str:
+    """`path` relative to the working folder when below it, for short error messages."""
+    resolved = path.resolve()
+    cwd = Path.cwd()
+    return str(resolved.relative_to(cwd)) if resolved.is_relative_to(cwd) else str(resolved)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A validated deployment with its merged profiles, in the deploy file's order."""
@@ -41,13 +48,13 @@ class Deployment:
         if _contains(self.set_values.get(profile, {}), loc):
             return SET_SOURCE, f"{profile}.{field}"
         if _contains(self.deploy.overrides.get(profile, {}), loc):
-            return str(self.deploy_file), f"overrides.{profile}.{field}"
-        return str(self.profile_files[profile]), field
+            return display_path(self.deploy_file), f"overrides.{profile}.{field}"
+        return display_path(self.profile_files[profile]), field
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; errors name the file and the line."""
-    shown = str(path)
+    shown = display_path(path)
     if not path.is_file():
         raise ConfigErrors([ConfigError(shown, "(file)", "file not found", "check the path")])
     try:
@@ -123,7 +130,7 @@ def _load_profile(
     if data.get("name") != name:
         errors.append(
             ConfigError(
-                str(file),
+                display_path(file),
                 "name",
                 f"is {data.get('name')!r} but the file is {file.name}",
                 f"set `name: {name}` or rename the file",
@@ -132,7 +139,7 @@ def _load_profile(
     try:
         profile = Profile.model_validate(merged)
     except ValidationError as error:
-        for found in config_errors(str(file), Profile, error):
+        for found in config_errors(display_path(file), Profile, error):
             errors.append(_attribute(found, name, overrides, sets, deploy_file))
         raise ConfigErrors(errors) from error
     if errors:
@@ -155,7 +162,7 @@ def _attribute(
 
 def load_deployment(deploy_file: Path, set_options: list[str] | None = None) -> Deployment:
     """Load, merge and schema-check a deployment; raise ConfigErrors listing every problem."""
-    shown = str(deploy_file)
+    shown = display_path(deploy_file)
     data = read_yaml_mapping(deploy_file)
     try:
         deploy = Deploy.model_validate(data)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from tritonsla.errors import ConfigError
-from tritonsla.profiles.loading import Deployment
+from tritonsla.profiles.loading import Deployment, display_path
 from tritonsla.profiles.schema import Profile
 
 MAX_KV_FRACTION_SUM = 0.95
@@ -201,7 +201,7 @@ PROFILE_RULES: tuple[Callable[[Deployment, str, Profile], Iterator[ConfigError]]
 def deployment_rules(dep: Deployment) -> Iterator[ConfigError]:
     """Rules across profiles and the machine: shared memory, parallelism, ports, paths."""
     d = dep.deploy
-    file = str(dep.deploy_file)
+    file = display_path(dep.deploy_file)
     fractions = {n: p.engine.kv_cache.free_gpu_mem_fraction for n, p in dep.profiles.items()}
     shared = {
         n: f for n, f in fractions.items() if dep.profiles[n].engine.kv_cache.max_tokens is None

@@ -1,0 +1,80 @@
+"""The render pipeline: load -> validate -> plan -> validate configs -> write or diff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritonsla.errors import ConfigError, ConfigErrors
+from tritonsla.profiles.loading import Deployment, display_path, load_deployment
+from tritonsla.profiles.rules import check_deployment
+from tritonsla.repo.context import portable_path
+from tritonsla.repo.engine_config import check_engines
+from tritonsla.repo.render import (
+    TEMPLATES_DIR,
+    Plan,
+    diff_repository,
+    plan_repository,
+    validate_plan,
+    write_repository,
+)
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a render produced (or, with check, how the disk differs)."""
+
+    deployment: Deployment
+    out: Path
+    plan: Plan
+    diff: list[str]
+
+
+def output_rules(dep: Deployment, out: Path) -> list[ConfigError]:
+    """Folders the repository must not contain (DESIGN §6: tokenizer inside the repository)."""
+    found = []
+    repo = out.resolve()
+    for field in ("tokenizer", "checkpoint"):
+        value = getattr(dep.deploy.model, field)
+        if Path(value).is_absolute():
+            continue
+        folder = dep.path(value)
+        if folder.is_relative_to(repo):
+            found.append(
+                ConfigError(
+                    display_path(dep.deploy_file),
+                    f"model.{field}",
+                    f"{folder} lies inside the output model repository {repo}; Triton would try to "
+                    "load it as a model and a re-render would delete it",
+                    "keep model files outside the repository (e.g. assets/)",
+                )
+            )
+    return found
+
+
+def load_and_check(deploy_file: Path, out: Path, sets: list[str] | None = None) -> Deployment:
+    """Load the deployment and run every rule; raise ConfigErrors listing all problems."""
+    dep = load_deployment(deploy_file, sets)
+    problems = check_deployment(dep) + check_engines(dep) + output_rules(dep, out)
+    if problems:
+        raise ConfigErrors(problems)
+    return dep
+
+
+def render(
+    deploy_file: Path,
+    out: Path,
+    *,
+    sets: list[str] | None = None,
+    check: bool = False,
+    templates: Path = TEMPLATES_DIR,
+) -> RenderResult:
+    """Render `deploy_file` into `out` (or, with `check`, only diff against it)."""
+    dep = load_and_check(deploy_file, out, sets)
+    source = portable_path(deploy_file.resolve(), out.resolve().parent)
+    plan = plan_repository(dep, out, source, templates)
+    validate_plan(plan)
+    if check:
+        return RenderResult(dep, out, plan, diff_repository(plan, out))
+    write_repository(plan, out)
+    return RenderResult(dep, out, plan, [])
