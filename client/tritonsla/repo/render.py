@@ -55,7 +55,7 @@ def _bool(value: object) -> str:
 
 
 def _dims(values: tuple[int, ...] | list[int]) -> str:
-    return "[ " + ", ".join(str(v) for v in values) + " ]"
+    return "[ " + ", ".join(str(v) for v in values) + " ]" if values else "[ ]"
 
 
 def template_environment(templates: Path) -> jinja2.Environment:
