@@ -1,0 +1,207 @@
+"""tritonserver and mpirun command lines, built as `list[str]` from typed options.
+
+Flag names and value formats are those of tritonserver 2.51 (`tritonserver --help`). Every flag
+is one `--name=value` token, so no value is ever split or re-joined, and falsy values (port 0,
+`--log-verbose=0`, `false`) are written out, never dropped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tritonsla.errors import ServerError
+from tritonsla.server.ports import Endpoints
+
+ModelControlMode = Literal["none", "explicit"]
+
+ADMIN_KEY_HEADER = "tritonsla-admin-key"
+"""Header (HTTP) / metadata key (gRPC) that unlocks the restricted model-repository API."""
+
+RESTRICTED_API = "model-repository"
+"""Triton's name for the load / unload / index API group, restricted by default."""
+
+
+def new_admin_key() -> str:
+    """A random key for the restricted model-repository API."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """What one tritonserver serves and how; maps 1:1 onto tritonserver flags.
+
+    `admin_key` restricts the model-repository API (load, unload, index) to requests carrying
+    the header `ADMIN_KEY_HEADER: <admin_key>`; a random key is made by default, `None` leaves
+    the API open.
+    """
+
+    model_repository: Path
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    address: str = "127.0.0.1"
+    model_control_mode: ModelControlMode = "none"
+    load_models: tuple[str, ...] = ()
+    admin_key: str | None = field(default_factory=new_admin_key, repr=False)
+    exit_on_error: bool = True
+    strict_readiness: bool = True
+    disable_auto_complete_config: bool = False
+    log_verbose: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.model_control_mode not in ("none", "explicit"):
+            raise ServerError(
+                f"`model_control_mode` is {self.model_control_mode!r}; allowed: 'none', 'explicit'"
+            )
+        if self.load_models and self.model_control_mode != "explicit":
+            raise ServerError(
+                "`load_models` is only honoured with `model_control_mode` 'explicit'; "
+                "set it, or leave `load_models` empty to load the whole repository"
+            )
+        if "*" in self.load_models and len(self.load_models) > 1:
+            raise ServerError("`load_models`: '*' loads every model and must be the only entry")
+        if self.log_verbose is not None and self.log_verbose < 0:
+            raise ServerError(f"`log_verbose` is {self.log_verbose}; allowed: 0 or more")
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """Where this server listens."""
+        return Endpoints(self.address, self.http_port, self.grpc_port, self.metrics_port)
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """Tensor x pipeline parallelism of trt-engine models: one MPI rank per GPU."""
+
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    engine_models: tuple[str, ...] = ("tensorrt_llm",)
+
+    def __post_init__(self) -> None:
+        if self.tensor_parallel < 1 or self.pipeline_parallel < 1:
+            raise ServerError(
+                f"`tensor_parallel` x `pipeline_parallel` is {self.tensor_parallel} x "
+                f"{self.pipeline_parallel}; both must be 1 or more"
+            )
+        if not self.engine_models:
+            raise ServerError("`engine_models` is empty; name the tensorrt_llm model(s)")
+
+    @property
+    def world_size(self) -> int:
+        """Number of MPI ranks (= GPUs)."""
+        return self.tensor_parallel * self.pipeline_parallel
+
+
+def _flag(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"--{name}={value}"
+
+
+def _common_flags(options: ServerOptions, backend_directory: Path | None) -> list[str]:
+    argv = [_flag("model-repository", options.model_repository)]
+    if backend_directory is not None:
+        argv.append(_flag("backend-directory", backend_directory))
+    argv += [
+        _flag("exit-on-error", options.exit_on_error),
+        _flag("strict-readiness", options.strict_readiness),
+    ]
+    if options.log_verbose is not None:
+        argv.append(_flag("log-verbose", options.log_verbose))
+    return argv
+
+
+def _serving_flags(options: ServerOptions) -> list[str]:
+    argv = [
+        _flag("http-address", options.address),
+        _flag("http-port", options.http_port),
+        _flag("grpc-address", options.address),
+        _flag("grpc-port", options.grpc_port),
+        _flag("metrics-address", options.address),
+        _flag("metrics-port", options.metrics_port),
+        _flag("model-control-mode", options.model_control_mode),
+    ]
+    argv += [_flag("load-model", name) for name in options.load_models]
+    if options.admin_key is not None:
+        restriction = f"{RESTRICTED_API}:{ADMIN_KEY_HEADER}={options.admin_key}"
+        argv += [
+            _flag("http-restricted-api", restriction),
+            _flag("grpc-restricted-protocol", restriction),
+        ]
+    return argv
+
+
+def tritonserver_argv(
+    options: ServerOptions, *, executable: Path | str, backend_directory: Path | None = None
+) -> list[str]:
+    """argv of a single tritonserver process."""
+    argv = [str(executable), *_common_flags(options, backend_directory)]
+    argv += _serving_flags(options)
+    if options.disable_auto_complete_config:
+        argv.append("--disable-auto-complete-config")
+    return argv
+
+
+def mpirun_argv(
+    options: ServerOptions,
+    parallelism: Parallelism,
+    *,
+    executable: Path | str,
+    backend_directory: Path | None = None,
+    mpirun: str = "mpirun",
+) -> list[str]:
+    """argv of `mpirun` running one tritonserver per rank, as TensorRT-LLM's launcher does.
+
+    Rank 0 serves HTTP, gRPC and metrics and loads the repository as `options` say; the other
+    ranks serve nothing and load only the engine model(s), whose backend joins them to rank 0.
+    Each rank gets its own Python-backend shared-memory prefix (`prefix<rank>_`).
+    """
+    if parallelism.world_size < 2:
+        raise ServerError(
+            f"world size is {parallelism.world_size}; mpirun is for tp x pp > 1 — "
+            "use `tritonserver_argv` for a single process"
+        )
+    argv = [mpirun, "--allow-run-as-root"]
+    for rank in range(parallelism.world_size):
+        if rank:
+            argv.append(":")
+        argv += ["-n", "1", str(executable)]
+        argv += _common_flags(options, backend_directory)
+        if rank == 0:
+            argv += _serving_flags(options)
+        else:
+            argv += [
+                _flag("allow-http", False),
+                _flag("allow-grpc", False),
+                _flag("allow-metrics", False),
+                _flag("model-control-mode", "explicit"),
+            ]
+            argv += [_flag("load-model", name) for name in parallelism.engine_models]
+        argv += [
+            "--disable-auto-complete-config",
+            _flag("backend-config", f"python,shm-region-prefix-name=prefix{rank}_"),
+        ]
+    return argv
+
+
+def server_argv(
+    options: ServerOptions,
+    *,
+    executable: Path | str,
+    backend_directory: Path | None = None,
+    parallelism: Parallelism | None = None,
+) -> list[str]:
+    """argv for `options`: mpirun when `parallelism` spans more than one rank, else tritonserver."""
+    if parallelism is not None and parallelism.world_size > 1:
+        return mpirun_argv(
+            options, parallelism, executable=executable, backend_directory=backend_directory
+        )
+    return tritonserver_argv(options, executable=executable, backend_directory=backend_directory)
+
+
+def restricted_headers(admin_key: str | None) -> dict[str, str]:
+    """Headers that unlock the restricted model-repository API (none when it is open)."""
+    return {} if admin_key is None else {ADMIN_KEY_HEADER: admin_key}

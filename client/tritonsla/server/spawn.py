@@ -1,0 +1,87 @@
+"""Starting a planned server process, attached (dies with its parent) or detached.
+
+Both run the server as the leader of its own process group (pgid = pid), with stdin closed and
+stdout + stderr written to the plan's log file, so the whole group can be signalled at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+
+from tritonsla.errors import ServerError
+from tritonsla.server.launch import LaunchPlan
+
+_PR_SET_DEATHSIG = 1
+
+
+def _executable(plan: LaunchPlan) -> str:
+    name = plan.argv[0]
+    found = shutil.which(name, path=plan.env.get("PATH"))
+    if found is None:
+        hint = "install Open MPI (the NGC container has it)" if name == "mpirun" else "check it"
+        raise ServerError(f"cannot execute {name!r}: not found or not executable; {hint}")
+    return found
+
+
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child when this thread's process exits."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_DEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
+
+
+def spawn_attached(plan: LaunchPlan) -> subprocess.Popen[bytes]:
+    """Start the server as a child that is sent SIGTERM when its parent dies (Linux).
+
+    The death signal follows the *thread* that started the child: start it from a thread that
+    outlives the server (normally the main thread).
+    """
+    executable = _executable(plan)
+    with open(plan.log_file, "wb") as log:
+        return subprocess.Popen(
+            plan.argv,
+            executable=executable,
+            env=dict(plan.env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent_hook(),
+        )
+
+
+def spawn_detached(plan: LaunchPlan) -> int:
+    """Start the server in a new session that outlives this process; return its pid."""
+    executable = _executable(plan)
+    return os.posix_spawn(
+        executable,
+        list(plan.argv),
+        dict(plan.env),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (
+                os.POSIX_SPAWN_OPEN,
+                1,
+                str(plan.log_file),
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                0o644,
+            ),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+        setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP),
+    )
