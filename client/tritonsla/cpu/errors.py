@@ -1,0 +1,27 @@
+"""Errors of the CPU reference engine, under triton-sla's root error.
+
+TritonSlaError
+├── EngineConfigError    an engine setting is invalid (names the setting, the value and the fix)
+├── InvalidRequestError  a request can never be served as sent (too long, bad ids, bad options)
+└── QueueFullError       more requests wait than `max_queue_size` allows; retry later
+"""
+
+from __future__ import annotations
+
+from tritonsla.errors import TritonSlaError
+
+
+class EngineConfigError(TritonSlaError):
+    """An engine setting is invalid."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        self.field = field
+        super().__init__(f"`{field}`: {problem}. Fix: {fix}")
+
+
+class InvalidRequestError(TritonSlaError):
+    """A request is malformed or can never fit this engine's limits."""
+
+
+class QueueFullError(TritonSlaError):
+    """The engine's waiting queue is full (Triton answers UNAVAILABLE)."""
