@@ -1,0 +1,72 @@
+"""The default CPU model: a small deterministic GPT-2 checkpoint with its tokenizer, made locally.
+
+Nothing is downloaded. Tokenizer and weights land in one Hugging Face-style folder
+(config.json, model.safetensors, tokenizer.json, tokenizer_config.json), which appears complete
+or not at all. A stamp file records what made it, so a second call is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tritonsla.cpu.checkpoint import write_default_checkpoint
+from tritonsla.text.tokenizer import write_default_tokenizer
+
+STAMP = "tritonsla-assets.json"
+DEFAULT_FOLDER = Path("assets/tiny-gpt2")
+
+
+@dataclass(frozen=True)
+class DefaultModel:
+    """Shape of the default model: small enough for 2 cores, big enough to batch."""
+
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    n_positions: int = 1024
+    seed: int = 0
+
+
+def is_current(folder: Path, model: DefaultModel) -> bool:
+    """True when `folder` holds the default model made with these settings."""
+    stamp = folder / STAMP
+    return stamp.is_file() and json.loads(stamp.read_text()) == asdict(model)
+
+
+def write_default_model(folder: Path = DEFAULT_FOLDER, model: DefaultModel | None = None) -> bool:
+    """Create the default model in `folder` unless it is current; True when it was (re)made."""
+    model = model or DefaultModel()
+    folder = folder.resolve()
+    if is_current(folder, model):
+        return False
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        tokenizer_dir = staging / "tokenizer"
+        vocab_size, eos_token_id = write_default_tokenizer(tokenizer_dir)
+        weights_dir = staging / "model"
+        write_default_checkpoint(
+            weights_dir,
+            vocab_size,
+            eos_token_id,
+            n_layer=model.n_layer,
+            n_head=model.n_head,
+            n_embd=model.n_embd,
+            n_positions=model.n_positions,
+            seed=model.seed,
+        )
+        for item in tokenizer_dir.iterdir():
+            os.replace(item, weights_dir / item.name)
+        (weights_dir / STAMP).write_text(json.dumps(asdict(model), indent=2) + "\n")
+        previous = staging / "previous"
+        if folder.exists():
+            os.replace(folder, previous)
+        os.replace(weights_dir, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return True
