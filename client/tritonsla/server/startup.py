@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,15 +14,22 @@ ProgressHook = Callable[[float], None]
 """Called while waiting, with the seconds elapsed since the start."""
 
 TAIL_LINES = 30
+ERROR_LINES = 10
+_ERROR_LINE = re.compile(r"E\d{4} ")  # glog-style severity prefix of tritonserver's errors
 
 
-def log_tail(path: Path, lines: int = TAIL_LINES) -> str:
-    """The last `lines` lines of `path` ('' when it does not exist)."""
+def failure_report(path: Path) -> str:
+    """The log's error lines missing from its tail (often pushed out by tables), then the tail."""
     try:
-        with open(path, errors="replace") as handle:
-            return "".join(deque(handle, maxlen=lines)).rstrip("\n")
+        lines = path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
-        return ""
+        return f"(no log at {path})"
+    tail = lines[-TAIL_LINES:]
+    errors = [line for line in lines[:-TAIL_LINES] if _ERROR_LINE.match(line)][-ERROR_LINES:]
+    report = f"Last lines of {path}:\n" + "\n".join(tail)
+    if errors:
+        report = "Errors logged earlier:\n" + "\n".join(errors) + "\n" + report
+    return report
 
 
 def wait_until_ready(
@@ -47,13 +54,12 @@ def wait_until_ready(
         code = exit_code()
         if code is not None:
             raise ServerError(
-                f"tritonserver exited with code {code} while starting. "
-                f"Last lines of {log_file}:\n{log_tail(log_file)}"
+                f"tritonserver exited with code {code} while starting. {failure_report(log_file)}"
             )
         if elapsed >= timeout:
             raise ServerError(
                 f"tritonserver was not ready at {http_url} after {timeout:.0f} s. Try a longer "
-                f"startup timeout. Last lines of {log_file}:\n{log_tail(log_file)}"
+                f"startup timeout. {failure_report(log_file)}"
             )
         if on_progress is not None:
             on_progress(elapsed)

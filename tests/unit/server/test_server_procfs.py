@@ -1,15 +1,11 @@
-"""/proc inspection, stopping a process group, and waiting for readiness."""
+"""/proc inspection and stopping a process group."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
-from pathlib import Path
 
-import pytest
-
-from tritonsla.errors import ServerError
 from tritonsla.server.procfs import (
     child_exit_code,
     group_members,
@@ -17,7 +13,6 @@ from tritonsla.server.procfs import (
     read_stat,
     stop_group,
 )
-from tritonsla.server.startup import log_tail, wait_until_ready
 
 
 def test_read_stat_of_this_process() -> None:
@@ -68,36 +63,3 @@ def test_stop_group_of_nothing_returns() -> None:
     child = subprocess.Popen(["true"], start_new_session=True)
     child.wait()
     stop_group(child.pid)
-
-
-def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
-    log = tmp_path / "server.log"
-    log.write_text("".join(f"line {n}\n" for n in range(100)))
-    assert log_tail(log, 3) == "line 97\nline 98\nline 99"
-    assert log_tail(tmp_path / "absent.log") == ""
-
-
-def test_exit_during_startup_reports_the_log_tail(tmp_path: Path) -> None:
-    log = tmp_path / "server.log"
-    log.write_text("".join(f"line {n}\n" for n in range(100)) + "E: model failed\n")
-    with pytest.raises(ServerError) as caught:
-        wait_until_ready("http://127.0.0.1:9", exit_code=lambda: 1, log_file=log, timeout=10)
-    message = str(caught.value)
-    assert message.startswith("tritonserver exited with code 1 while starting")
-    assert message.endswith("E: model failed")
-    assert "line 71\n" in message
-    assert "line 70\n" not in message
-
-
-def test_startup_timeout_says_what_to_do(tmp_path: Path) -> None:
-    seen: list[float] = []
-    with pytest.raises(ServerError, match=r"not ready at http://127\.0\.0\.1:9 after 0 s\. Try"):
-        wait_until_ready(
-            "http://127.0.0.1:9",
-            exit_code=lambda: None,
-            log_file=tmp_path / "server.log",
-            timeout=0.2,
-            on_progress=seen.append,
-            poll_interval=0.05,
-        )
-    assert seen

@@ -1,0 +1,58 @@
+"""Waiting for readiness, and the report of a failed start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tritonsla.errors import ServerError
+from tritonsla.server.startup import failure_report, wait_until_ready
+
+TABLE = "".join(f"| option {n} | value |\n" for n in range(40))
+
+
+def test_report_keeps_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("".join(f"line {n}\n" for n in range(100)))
+    report = failure_report(log)
+    assert report.startswith(f"Last lines of {log}:\nline 70\n")
+    assert report.endswith("line 99")
+    assert "Errors logged earlier" not in report
+
+
+def test_report_brings_back_errors_pushed_out_by_tables(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    error = "E1122 01:43:45.306171 7418 model_lifecycle.cc:642] \"failed to load 'm'\""
+    log.write_text(f"I1122 loading\n{error}\n{TABLE}error: creating server\n")
+    report = failure_report(log)
+    assert report.startswith(f"Errors logged earlier:\n{error}\nLast lines of {log}:\n")
+    assert report.endswith("error: creating server")
+
+
+def test_report_without_log(tmp_path: Path) -> None:
+    assert failure_report(tmp_path / "absent.log") == f"(no log at {tmp_path / 'absent.log'})"
+
+
+def test_exit_during_startup_reports_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("E: model failed\n")
+    with pytest.raises(ServerError) as caught:
+        wait_until_ready("http://127.0.0.1:9", exit_code=lambda: 1, log_file=log, timeout=10)
+    assert str(caught.value) == (
+        f"tritonserver exited with code 1 while starting. Last lines of {log}:\nE: model failed"
+    )
+
+
+def test_startup_timeout_says_what_to_do(tmp_path: Path) -> None:
+    seen: list[float] = []
+    with pytest.raises(ServerError, match=r"not ready at http://127\.0\.0\.1:9 after 0 s\. Try"):
+        wait_until_ready(
+            "http://127.0.0.1:9",
+            exit_code=lambda: None,
+            log_file=tmp_path / "server.log",
+            timeout=0.2,
+            on_progress=seen.append,
+            poll_interval=0.05,
+        )
+    assert seen
