@@ -41,7 +41,7 @@ class TextTokenizer:
         return self.backend.get_vocab_size(with_added_tokens=True)
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
-        """Token ids of `text`; special tokens (e.g. a BOS) as the tokenizer's post-processor says."""
+        """Token ids of `text`; special tokens (e.g. BOS) as the post-processor adds them."""
         return self.backend.encode(text, add_special_tokens=add_special_tokens).ids
 
     def decode(self, ids: Sequence[int]) -> str:

@@ -1,0 +1,1 @@
+"""tritonsla.bls: the logic of the tensorrt_llm_bls model."""
