@@ -7,6 +7,11 @@ binds 127.0.0.1 on free ports and is stopped by the code that started it, succes
 from __future__ import annotations
 
 import os
+import stat
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +27,9 @@ from tritonsla.server import (
     free_ports,
     read_status,
     restricted_headers,
-    start_detached,
     stop_detached,
 )
-from tritonsla.server.procfs import PROC, group_members, process_alive
+from tritonsla.server.procfs import PROC, group_members, process_alive, stop_group
 from tritonsla.server.state import state_path
 
 pytestmark = pytest.mark.integration
@@ -179,16 +183,81 @@ def test_broken_model_fails_with_the_log_tail(tmp_path: Path) -> None:
     assert processes_using(repo) == []
 
 
-def test_detached_server_status_and_stop(options: ServerOptions, tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
+def run_python(code: str, pipes: bool = False) -> subprocess.Popen[str]:
+    """Run `code` in a fresh interpreter of this venv (another parent for a server)."""
+    pipe = subprocess.PIPE if pipes else None
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], text=True, stdin=pipe, stdout=pipe
+    )
+
+
+def options_code(options: ServerOptions) -> str:
+    return (
+        f"ServerOptions(Path({str(options.model_repository)!r}), http_port={options.http_port}, "
+        f"grpc_port={options.grpc_port}, metrics_port={options.metrics_port}, "
+        f"model_control_mode='explicit', load_models=('add_one',))"
+    )
+
+
+def wait_for_empty_group(pgid: int, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return group_members(pgid)
+
+
+def test_server_dies_with_its_parent(options: ServerOptions, tmp_path: Path) -> None:
+    parent = run_python(
+        f"""
+        import sys
+        from pathlib import Path
+        from tritonsla.server import ServerOptions, TritonServer
+        server = TritonServer({options_code(options)}, log_file=Path({str(tmp_path / "l")!r}))
+        server.start()
+        print(server.pid, flush=True)
+        sys.stdin.read()
+        """,
+        pipes=True,
+    )
+    pgid = None
     try:
-        state = start_detached(options, run_dir=run_dir, startup_timeout=60)
-        assert state_path(run_dir).is_file()
+        assert parent.stdout is not None
+        pgid = int(parent.stdout.readline())
+        assert group_members(pgid)
+        parent.kill()
+        parent.wait()
+        assert wait_for_empty_group(pgid, timeout=30) == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if pgid is not None:
+            stop_group(pgid)
+
+
+def test_detached_server_outlives_its_starter(options: ServerOptions, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    starter = run_python(
+        f"""
+        from pathlib import Path
+        from tritonsla.server import ServerOptions, start_detached
+        start_detached({options_code(options)}, run_dir=Path({str(run_dir)!r}))
+        """
+    )
+    try:
+        assert starter.wait(timeout=90) == 0
         status = read_status(run_dir)
         assert status.running and status.ready
         assert status.loaded_models == ("add_one",)
+        state = status.state
+        assert state is not None
+        assert state.endpoints == options.endpoints
+        assert stat.S_IMODE(state_path(run_dir).stat().st_mode) == 0o600
         np.testing.assert_array_equal(add_one(state.endpoints.http_address), [2.0, 3.0, 4.0])
     finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.wait()
         stopped = stop_detached(run_dir)
     assert stopped == state
     assert group_members(state.pgid) == []
