@@ -33,7 +33,7 @@ class TritonInstall:
     backend_directory: Path | None = None
     """`--backend-directory`; None keeps tritonserver's default (/opt/tritonserver/backends)."""
     library_dirs: tuple[Path, ...] = ()
-    """Folders for LD_LIBRARY_PATH."""
+    """Folders for LD_LIBRARY_PATH: the stub copied out of the wheel loses its RPATH to them."""
     bundled: bool = False
 
 

@@ -2,7 +2,8 @@
 
 Flag names and value formats are those of tritonserver 2.51 (`tritonserver --help`). Every flag
 is one `--name=value` token, so no value is ever split or re-joined, and falsy values (port 0,
-`--log-verbose=0`, `false`) are written out, never dropped.
+`--log-verbose=0`, `false`) are written out, never dropped. No `--log-file`: the launcher
+captures the server's console (tritonserver logs to stderr), Python models' prints included.
 """
 
 from __future__ import annotations

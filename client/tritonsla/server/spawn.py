@@ -30,7 +30,7 @@ def _executable(plan: LaunchPlan) -> str:
 
 
 def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGTERM the child when this thread's process exits."""
+    """A preexec_fn asking Linux to SIGTERM the child when the thread that forked it exits."""
     if not sys.platform.startswith("linux"):
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork
@@ -51,37 +51,43 @@ def spawn_attached(plan: LaunchPlan) -> subprocess.Popen[bytes]:
     outlives the server (normally the main thread).
     """
     executable = _executable(plan)
-    with open(plan.log_file, "wb") as log:
-        return subprocess.Popen(
-            plan.argv,
-            executable=executable,
-            env=dict(plan.env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent_hook(),
-        )
+    try:
+        with open(plan.log_file, "wb") as log:
+            return subprocess.Popen(
+                plan.argv,
+                executable=executable,
+                env=dict(plan.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent_hook(),
+            )
+    except OSError as error:
+        raise ServerError(f"cannot start {executable}: {error}") from error
 
 
 def spawn_detached(plan: LaunchPlan) -> int:
     """Start the server in a new session that outlives this process; return its pid."""
     executable = _executable(plan)
-    return os.posix_spawn(
-        executable,
-        list(plan.argv),
-        dict(plan.env),
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (
-                os.POSIX_SPAWN_OPEN,
-                1,
-                str(plan.log_file),
-                os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                0o644,
-            ),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ],
-        setsid=True,
-        setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP),
-    )
+    try:
+        return os.posix_spawn(
+            executable,
+            list(plan.argv),
+            dict(plan.env),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (
+                    os.POSIX_SPAWN_OPEN,
+                    1,
+                    str(plan.log_file),
+                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                    0o644,
+                ),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
+            setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP),
+        )
+    except OSError as error:
+        raise ServerError(f"cannot start {executable}: {error}") from error
