@@ -7,12 +7,12 @@ words of t ids in total, L = max(t, n, 1); shorter rows are padded, ids with 0 a
 
 Words arrive as strings or as a Triton STRING tensor ([batch, n] bytes); as in TensorRT-LLM's
 preprocessing, every element is a CSV line, so `"a, b",c` holds the words `a, b` and `c`.
-Spaces are kept: " world" and "world" are different tokens in byte-level BPE.
+Unlike Python's csv module, newlines are kept as part of a word ("\n" is a common stop word),
+and so are spaces: " world" and "world" are different tokens in byte-level BPE.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -23,7 +23,35 @@ from tritonsla.text.tokenizer import TextTokenizer
 def parse_words(elements: Iterable[str | bytes]) -> list[str]:
     """The words of `elements`, each a CSV line (str, or UTF-8 bytes); empty words dropped."""
     lines = [e.decode("utf-8") if isinstance(e, bytes) else str(e) for e in elements]
-    return [word for row in csv.reader(lines) for word in row if word]
+    return [word for line in lines for word in _csv_fields(line) if word]
+
+
+def _csv_fields(line: str) -> list[str]:
+    """Split on commas; a field opening with `"` runs to the next lone `"` (`""` is a quote)."""
+    fields: list[str] = []
+    field: list[str] = []
+    quoted = False
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if quoted:
+            if char == '"' and line[index + 1 : index + 2] == '"':
+                field.append(char)
+                index += 1
+            elif char == '"':
+                quoted = False
+            else:
+                field.append(char)
+        elif char == ",":
+            fields.append("".join(field))
+            field = []
+        elif char == '"' and not field:
+            quoted = True
+        else:
+            field.append(char)
+        index += 1
+    fields.append("".join(field))
+    return fields
 
 
 def encode_words(tokenizer: TextTokenizer, words: Iterable[str]) -> list[list[int]]:
