@@ -101,7 +101,7 @@ def test_postprocess_beams_and_sequence_lengths(tokenizer: TextTokenizer) -> Non
     tokens[0, 0, len(first) :] = tokenizer.encode("x" * 12)[: 12 - len(first)]  # ignored
     outputs = postprocess(tokenizer, {"TOKENS_BATCH": tokens, "SEQUENCE_LENGTH": lengths})
     _assert_contract(outputs, POSTPROCESSING_OUTPUTS)
-    assert outputs["OUTPUT"].tolist() == [["one beam".encode(), "二 😀".encode()]]
+    assert outputs["OUTPUT"].tolist() == [[b"one beam", "二 😀".encode()]]
     assert outputs["OUT_CUM_LOG_PROBS"].tolist() == [[0.0, 0.0]]
     assert outputs["OUT_OUTPUT_LOG_PROBS"].shape == (1, 2, 12)
     assert not outputs["OUT_OUTPUT_LOG_PROBS"].any()

@@ -24,7 +24,7 @@ SAMPLES = [
     "  leading and trailing spaces  ",
     "line one\nline two\ttab",
     "café naïve façade",
-    "你好，世界",
+    "你好\uff0c世界",
     "emoji 😀👍🎉 and ❤️ with a variation selector",
     "combining e\u0301 and zero\u200bwidth",
     "mixed: 5 €, £10, ¥300, привет, こんにちは, 안녕하세요",
