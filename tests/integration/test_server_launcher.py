@@ -220,19 +220,18 @@ def test_server_dies_with_its_parent(options: ServerOptions, tmp_path: Path) -> 
         pipes=True,
     )
     pgid = None
-    try:
-        assert parent.stdout is not None
-        pgid = int(parent.stdout.readline())
-        assert group_members(pgid)
-        parent.kill()
-        parent.wait()
-        assert wait_for_empty_group(pgid, timeout=30) == []
-    finally:
-        if parent.poll() is None:
+    with parent:  # closes the pipes
+        try:
+            assert parent.stdout is not None
+            pgid = int(parent.stdout.readline())
+            assert group_members(pgid)
             parent.kill()
             parent.wait()
-        if pgid is not None:
-            stop_group(pgid)
+            assert wait_for_empty_group(pgid, timeout=30) == []
+        finally:
+            parent.kill()  # no-op once it is gone
+            if pgid is not None:
+                stop_group(pgid)
 
 
 def test_detached_server_outlives_its_starter(options: ServerOptions, tmp_path: Path) -> None:
