@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
@@ -151,6 +152,14 @@ def test_serves_restricts_model_control_and_stops_clean(server: TritonServer) ->
         assert [(m["name"], m["state"]) for m in index] == [("add_one", "READY")]
     finally:
         client.close()
+
+    grpc = grpcclient.InferenceServerClient(server.endpoints.grpc_address)
+    try:
+        with pytest.raises(InferenceServerException, match="restricted"):
+            grpc.unload_model("add_one")
+        grpc.load_model("add_one", headers=restricted_headers(server.admin_key, grpc=True))
+    finally:
+        grpc.close()
 
     server.stop()
     server.stop()  # safe twice

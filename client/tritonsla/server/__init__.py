@@ -10,6 +10,7 @@
 from tritonsla.server.binary import TritonInstall, find_tritonserver
 from tritonsla.server.command import (
     ADMIN_KEY_HEADER,
+    GRPC_ADMIN_KEY_HEADER,
     Parallelism,
     ServerOptions,
     mpirun_argv,
@@ -31,6 +32,7 @@ from tritonsla.server.state import (
 
 __all__ = [
     "ADMIN_KEY_HEADER",
+    "GRPC_ADMIN_KEY_HEADER",
     "Endpoints",
     "ModelEntry",
     "Parallelism",

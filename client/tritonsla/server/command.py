@@ -19,7 +19,10 @@ from tritonsla.server.ports import Endpoints
 ModelControlMode = Literal["none", "explicit"]
 
 ADMIN_KEY_HEADER = "tritonsla-admin-key"
-"""Header (HTTP) / metadata key (gRPC) that unlocks the restricted model-repository API."""
+"""HTTP header that unlocks the restricted model-repository API."""
+
+GRPC_ADMIN_KEY_HEADER = f"triton-grpc-protocol-{ADMIN_KEY_HEADER}"
+"""gRPC metadata key for the same: tritonserver prefixes restricted gRPC keys this way."""
 
 RESTRICTED_API = "model-repository"
 """Triton's name for the load / unload / index API group, restricted by default."""
@@ -203,6 +206,8 @@ def server_argv(
     return tritonserver_argv(options, executable=executable, backend_directory=backend_directory)
 
 
-def restricted_headers(admin_key: str | None) -> dict[str, str]:
-    """Headers that unlock the restricted model-repository API (none when it is open)."""
-    return {} if admin_key is None else {ADMIN_KEY_HEADER: admin_key}
+def restricted_headers(admin_key: str | None, *, grpc: bool = False) -> dict[str, str]:
+    """Headers (HTTP, or gRPC metadata) that unlock the restricted model-repository API."""
+    if admin_key is None:
+        return {}
+    return {GRPC_ADMIN_KEY_HEADER if grpc else ADMIN_KEY_HEADER: admin_key}

@@ -92,8 +92,12 @@ def test_default_admin_key_is_random() -> None:
 
 
 def test_restricted_headers() -> None:
-    assert restricted_headers("KEY") == {ADMIN_KEY_HEADER: "KEY"}
+    assert restricted_headers("KEY") == {"tritonsla-admin-key": "KEY"}
+    assert restricted_headers("KEY", grpc=True) == {
+        "triton-grpc-protocol-tritonsla-admin-key": "KEY"
+    }
     assert restricted_headers(None) == {}
+    assert restricted_headers(None, grpc=True) == {}
 
 
 @pytest.mark.parametrize(
