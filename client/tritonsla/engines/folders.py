@@ -1,0 +1,41 @@
+"""Staging folders: a build writes a hidden folder that replaces the real one only when complete.
+
+engines/.<profile>.building-<key> becomes engines/<profile> by rename (same file system, so the
+switch is atomic per folder); the previous folder is moved aside first and deleted after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def discard(folder: Path) -> None:
+    """Delete `folder` if it exists (a failed or stale staging folder)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def fresh(folder: Path) -> None:
+    """Make sure `folder` does not exist and its parent does (tools create the folder)."""
+    discard(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+
+
+def install(staging: Path, final: Path) -> None:
+    """Move the complete `staging` folder to `final`, replacing a previous `final`."""
+    old = final.with_name(f".{final.name}.old")
+    discard(old)
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    discard(old)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and a rename: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
