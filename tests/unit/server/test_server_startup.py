@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tritonsla.errors import ServerError
+from tritonsla.server.progress import startup_spinner
 from tritonsla.server.startup import failure_report, wait_until_ready
 
 TABLE = "".join(f"| option {n} | value |\n" for n in range(40))
@@ -56,3 +59,10 @@ def test_startup_timeout_says_what_to_do(tmp_path: Path) -> None:
             poll_interval=0.05,
         )
     assert seen
+
+
+def test_spinner_hook_shows_the_elapsed_seconds() -> None:
+    out = io.StringIO()
+    with startup_spinner("starting tritonserver", Console(file=out, force_terminal=True)) as hook:
+        hook(3.2)
+    assert "starting tritonserver (3 s)" in out.getvalue()
