@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tritonsla.cpu.checkpoint import write_default_checkpoint
-from tritonsla.text.tokenizer import write_default_tokenizer
+from tritonsla.text.default_tokenizer import write_default_tokenizer
 
 STAMP = "tritonsla-assets.json"
 DEFAULT_FOLDER = Path("assets/tiny-gpt2")
@@ -63,6 +63,8 @@ def write_default_model(folder: Path = DEFAULT_FOLDER, model: DefaultModel | Non
         for item in tokenizer_dir.iterdir():
             os.replace(item, weights_dir / item.name)
         (weights_dir / STAMP).write_text(json.dumps(asdict(model), indent=2) + "\n")
+        for path in (weights_dir, *weights_dir.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
         previous = staging / "previous"
         if folder.exists():
             os.replace(folder, previous)
