@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsla.engines.facts import RELEASE
 from tritonsla.profiles.schema import EngineKind
 
 
@@ -93,8 +94,9 @@ class EnginePlan:
 
 
 def script(plans: list[EnginePlan]) -> str:
-    """The plans as a commented shell script: what a build would run (for --dry-run)."""
-    lines: list[str] = []
+    """The plans as a commented shell script: every command a build from scratch runs (for
+    --dry-run; a real build skips up-to-date checkpoints and engines)."""
+    lines = [f"# flags checked against TensorRT-LLM {RELEASE}"]
     converted: set[Path] = set()
     for plan in plans:
         lines.append(f"# {plan.profile} ({plan.kind}): {plan.note}")
