@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from types import SimpleNamespace
 
 import pytest
 from standin_tool import parse
 
-from tritonsla.cli import engines_cmd
 from tritonsla.errors import ConfigErrors, EngineBuildError
 
 PROFILES = ("realtime", "interactive", "batch")
@@ -216,18 +214,12 @@ def test_other_tensorrt_llm_release_is_refused(box):
         box.run()
 
 
-def test_out_repo_renders_against_the_engines(box, monkeypatch):
-    rendered = []
-
-    def render(deploy, out, sets):
-        rendered.append((deploy, out, sets, (box.engines / "batch" / "config.json").is_file()))
-        return SimpleNamespace(plan={"realtime_tensorrt_llm/config.pbtxt": b""})
-
-    monkeypatch.setattr(engines_cmd, "render", render)
+def test_out_repo_renders_against_the_built_engines(box):
     out = box.root / "model_repo"
-    output = box.run("--out-repo", str(out), "--set", "batch.engine.max_num_tokens=8192")
-    assert rendered == [(box.deploy, out, ["batch.engine.max_num_tokens=8192"], True)]
-    assert "Rendered 1 models against the engines" in output
+    output = box.run("--out-repo", str(out))
+    assert "Rendered 15 models against the engines" in output
+    config = (out / "batch_tensorrt_llm" / "config.pbtxt").read_text()
+    assert "engines/batch" in config
 
 
 def test_cpu_deployment_checks_its_checkpoint(project, engines_cli):
