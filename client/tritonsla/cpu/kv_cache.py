@@ -3,9 +3,9 @@
 Capacity is `max_tokens // tokens_per_block` blocks (as TensorRT-LLM sizes its paged cache from
 `max_tokens_in_paged_kv_cache` and `tokens_per_block`). A sequence owns a list of blocks (its
 block table) and grows block by block; finishing, cancelling or pausing it returns its blocks.
-K and V live in two pools laid out `[layer, slot, head, head_dim]`, where a slot is one token
-position of one block (`slot = block * tokens_per_block + offset`). The pools come from
-`np.zeros`, so the OS backs pages only once they are written.
+K and V live in one pool laid out `[layer, slot, 2 (K, V), head, head_dim]`, where a slot is one
+token position of one block (`slot = block * tokens_per_block + offset`); one gather fetches
+both. The pool comes from `np.zeros`, so the OS backs pages only once they are written.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ class PagedKVCache:
             )
         self.tokens_per_block = tokens_per_block
         self.num_blocks = max_tokens // tokens_per_block
-        shape = (n_layer, self.num_blocks * tokens_per_block, n_head, head_dim)
-        self.keys = np.zeros(shape, np.float32)
-        self.values = np.zeros(shape, np.float32)
+        self.kv = np.zeros(
+            (n_layer, self.num_blocks * tokens_per_block, 2, n_head, head_dim), np.float32
+        )
         self._free = list(range(self.num_blocks - 1, -1, -1))
         self._slots: dict[Hashable, np.ndarray] = {}
 

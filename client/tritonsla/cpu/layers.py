@@ -17,33 +17,38 @@ PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
 
 def quantize_int8(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric per-output-channel int8 quantization of a `[in, out]` weight."""
-    scale = np.abs(weight).max(axis=0) / 127.0
+    """Symmetric per-output-channel int8 quantization of an `[out, in]` weight."""
+    scale = np.abs(weight).max(axis=1) / 127.0
     scale[scale == 0] = 1.0
-    quantized = np.clip(np.rint(weight / scale), -127, 127).astype(np.int8)
+    quantized = np.clip(np.rint(weight / scale[:, None]), -127, 127).astype(np.int8)
     return quantized, scale.astype(np.float32)
 
 
 @dataclass(frozen=True)
 class Linear:
-    """`y = x @ W + b` with W in Conv1D layout `[in, out]`; int8 W carries per-column scales."""
+    """`y = x @ W.T + b` with W stored `[out, in]`; an int8 W carries one scale per output.
+
+    Computed as `(W @ x.T).T`: OpenBLAS multiplies a few rows (a decode batch) against a wide
+    matrix much faster with the small dimension last (about 1.7x at 16 rows, 2.5x at 2-8).
+    """
 
     weight: np.ndarray
     bias: np.ndarray
     scale: np.ndarray | None = None
 
     @classmethod
-    def build(cls, weight: np.ndarray, bias: np.ndarray, precision: Precision) -> Linear:
-        """Make a layer from float weights, quantizing them when `precision` is int8."""
+    def from_conv1d(cls, weight: np.ndarray, bias: np.ndarray, precision: Precision) -> Linear:
+        """Make a layer from a GPT-2 Conv1D weight `[in, out]`, quantized when int8."""
+        transposed = np.ascontiguousarray(weight.T, np.float32)
         if precision == "int8":
-            quantized, scale = quantize_int8(weight)
+            quantized, scale = quantize_int8(transposed)
             return cls(quantized, bias, scale)
-        return cls(np.ascontiguousarray(weight, np.float32), bias)
+        return cls(transposed, bias)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.scale is None:
-            return x @ self.weight + self.bias
-        return (x @ self.weight.astype(np.float32)) * self.scale + self.bias
+            return (self.weight @ x.T).T + self.bias
+        return (self.weight.astype(np.float32) @ x.T).T * self.scale + self.bias
 
 
 @dataclass(frozen=True)
@@ -55,18 +60,30 @@ class LayerNorm:
     eps: float
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        mean = x.mean(axis=-1, keepdims=True)
-        centered = x - mean
-        var = np.mean(centered * centered, axis=-1, keepdims=True)
-        return centered / np.sqrt(var + self.eps) * self.weight + self.bias
+        width = x.shape[-1]
+        centered = x - np.add.reduce(x, axis=-1, keepdims=True) / width
+        var = np.add.reduce(centered * centered, axis=-1, keepdims=True) / width
+        centered *= 1.0 / np.sqrt(var + self.eps)
+        centered *= self.weight
+        centered += self.bias
+        return centered
 
 
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
 
 
 def gelu_new(x: np.ndarray) -> np.ndarray:
-    """GPT-2's GELU, tanh approximation ("gelu_new")."""
-    return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + np.float32(0.044715) * x * x * x)))
+    """GPT-2's GELU, tanh approximation ("gelu_new"), with in-place temporaries."""
+    inner = x * x
+    inner *= np.float32(0.044715)
+    inner += 1.0
+    inner *= x
+    inner *= _GELU_C
+    np.tanh(inner, out=inner)
+    inner += 1.0
+    inner *= x
+    inner *= 0.5
+    return inner
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -107,7 +107,7 @@ class GPT2Model:
             return LayerNorm(t[f"{name}.weight"], t[f"{name}.bias"], eps)
 
         def linear(name: str) -> Linear:
-            return Linear.build(t[f"{name}.weight"], t[f"{name}.bias"], precision)
+            return Linear.from_conv1d(t[f"{name}.weight"], t[f"{name}.bias"], precision)
 
         self.wte = np.ascontiguousarray(t["wte.weight"])
         self.wpe = np.ascontiguousarray(t["wpe.weight"])
@@ -138,21 +138,20 @@ class GPT2Model:
         for layer, block in enumerate(self.blocks):
             qkv = block.qkv(block.ln_1(x))
             q = qkv[:, : c.n_embd].reshape(n_rows, c.n_head, c.head_dim) * scale
-            keys, values = cache.keys[layer], cache.values[layer]
-            keys[step.write_slots] = qkv[:, c.n_embd : 2 * c.n_embd].reshape(q.shape)
-            values[step.write_slots] = qkv[:, 2 * c.n_embd :].reshape(q.shape)
+            kv = cache.kv[layer]
+            kv[step.write_slots] = qkv[:, c.n_embd :].reshape(n_rows, 2, c.n_head, c.head_dim)
             attn = np.empty((n_rows, c.n_head, c.head_dim), np.float32)
             if len(step.decode_rows):
                 attn[step.decode_rows] = _decode_attention(
-                    q[step.decode_rows], keys, values, step.decode_keys, step.decode_mask
+                    q[step.decode_rows], np.take(kv, step.decode_keys, axis=0), step.decode_mask
                 )
             for start, n, key_slots, mask in step.prefills:
                 attn[start : start + n] = _chunk_attention(
-                    q[start : start + n], keys[key_slots], values[key_slots], mask
+                    q[start : start + n], np.take(kv, key_slots, axis=0), mask
                 )
             x = x + block.attn_proj(attn.reshape(n_rows, c.n_embd))
             x = x + block.proj(gelu_new(block.fc(block.ln_2(x))))
-        return self.ln_f(x[step.logit_rows]) @ self.wte.T
+        return (self.wte @ self.ln_f(x[step.logit_rows]).T).T
 
     def reference_logits(self, token_ids: Sequence[int]) -> np.ndarray:
         """Logits `[len, vocab]` of every position, computed without any cache (for tests)."""
@@ -167,20 +166,18 @@ class GPT2Model:
             attn = (softmax(scores) @ v).transpose(1, 0, 2).reshape(n, c.n_embd)
             x = x + block.attn_proj(attn)
             x = x + block.proj(gelu_new(block.fc(block.ln_2(x))))
-        return self.ln_f(x) @ self.wte.T
+        return (self.wte @ self.ln_f(x).T).T
 
 
-def _decode_attention(
-    q: np.ndarray, keys: np.ndarray, values: np.ndarray, key_slots: np.ndarray, mask: np.ndarray
-) -> np.ndarray:
-    """One query per sequence `[B, H, D]` against padded cached keys `[B, L]` (masked)."""
-    k = keys[key_slots]  # [B, L, H, D]
-    v = values[key_slots]
+def _decode_attention(q: np.ndarray, kv: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """One query per sequence `[B, H, D]` against its padded cached K/V `[B, L, 2, H, D]`."""
+    k, v = kv[:, :, 0], kv[:, :, 1]
     scores = (q[:, :, None, :] @ k.transpose(0, 2, 3, 1))[:, :, 0, :] + mask  # [B, H, L]
     return (softmax(scores)[:, :, None, :] @ v.transpose(0, 2, 1, 3))[:, :, 0, :]
 
 
-def _chunk_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Queries `[n, H, D]` of one chunk against its context `[L, H, D]` under a causal mask."""
+def _chunk_attention(q: np.ndarray, kv: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Queries `[n, H, D]` of one chunk against its context's K/V `[L, 2, H, D]`, causally."""
+    k, v = kv[:, 0], kv[:, 1]
     scores = q.transpose(1, 0, 2) @ k.transpose(1, 2, 0) + mask  # [H, n, L]
     return (softmax(scores) @ v.transpose(1, 0, 2)).transpose(1, 0, 2)

@@ -1,0 +1,96 @@
+"""Output tokens/s of the CPU engine without in-flight batching (concurrency 1) and with it.
+
+Writes a default-sized random checkpoint to a temporary folder, builds the engine in-process and
+runs the same requests (random prompts, greedy, no end id, so every request generates exactly
+`--new-tokens`) once with one request in flight at a time and once with `--concurrency` in
+flight, then prints tokens/s for each and their ratio. Bound BLAS threads through the
+environment (e.g. OPENBLAS_NUM_THREADS=1) as the server launcher does.
+
+    python bench/cpu_batching.py [--requests 32] [--concurrency 16] [--precision fp32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from tritonsla.cpu.checkpoint import write_default_checkpoint
+from tritonsla.cpu.config import EngineConfig
+from tritonsla.cpu.engine import Engine
+from tritonsla.cpu.request import GenerationRequest, OutputEvent
+
+VOCAB_SIZE = 1024
+
+
+def run(engine: Engine, prompts: list[tuple[int, ...]], new_tokens: int, concurrency: int) -> float:
+    """Seconds to serve every prompt with at most `concurrency` requests in flight."""
+    slots = threading.Semaphore(concurrency)
+    finished = threading.Semaphore(0)
+    generated: list[int] = []
+
+    def on_event(event: OutputEvent) -> None:
+        if event.final:
+            generated.append(len(event.token_ids))
+            slots.release()
+            finished.release()
+
+    start = time.perf_counter()
+    for i, prompt in enumerate(prompts):
+        slots.acquire()
+        engine.submit(
+            GenerationRequest(
+                (concurrency, i), prompt, new_tokens, on_event, exclude_input_in_output=True
+            )
+        )
+    for _ in prompts:
+        finished.acquire()
+    elapsed = time.perf_counter() - start
+    if generated != [new_tokens] * len(prompts):
+        raise RuntimeError(f"expected {new_tokens} tokens per request, got {generated}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=32)
+    parser.add_argument("--prompt-len", type=int, default=32)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    prompts = [
+        tuple(int(t) for t in rng.integers(0, VOCAB_SIZE, args.prompt_len))
+        for _ in range(args.requests)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = write_default_checkpoint(Path(tmp) / "gpt2", VOCAB_SIZE, 0)
+        config = EngineConfig(checkpoint, precision=args.precision, max_batch_size=args.concurrency)
+        with Engine(config) as engine:
+            run(engine, prompts[:2], 4, 1)  # warm-up
+            results = {c: run(engine, prompts, args.new_tokens, c) for c in (1, args.concurrency)}
+
+    total = args.requests * args.new_tokens
+    baseline = total / results[1]
+    table = Table(
+        title=f"CPU engine ({args.precision}), {args.requests} requests, "
+        f"{args.prompt_len} prompt + {args.new_tokens} new tokens"
+    )
+    for column in ("concurrency", "seconds", "output tokens/s", "vs concurrency 1"):
+        table.add_column(column, justify="right")
+    for concurrency, seconds in results.items():
+        rate = total / seconds
+        table.add_row(str(concurrency), f"{seconds:.2f}", f"{rate:.0f}", f"{rate / baseline:.2f}x")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
