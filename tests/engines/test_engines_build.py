@@ -121,6 +121,14 @@ def test_failing_build_stops_names_profile_and_step_and_keeps_old_engine(box, mo
     assert box.hidden() == []
 
 
+def test_staging_left_by_a_crashed_run_is_cleared(box):
+    crashed = box.engines / ".batch.building-0badc0de"
+    crashed.mkdir(parents=True)
+    (crashed / "config.json").write_text("{}")
+    box.run("--profile", "batch")
+    assert box.hidden() == []
+
+
 def test_failing_conversion_stops_before_any_engine(box, monkeypatch):
     monkeypatch.setenv("STANDIN_FAIL", "convert_checkpoint.py:int8wo")
     with pytest.raises(EngineBuildError, match=r"profile `realtime`: step `convert` failed"):

@@ -18,10 +18,15 @@ def discard(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def fresh(folder: Path) -> None:
-    """Make sure `folder` does not exist and its parent does (tools create the folder)."""
-    discard(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+def fresh(staging: Path) -> None:
+    """Before a build into `staging` (`.<name>.building-<key>`): remove it and any staging
+    folder a crashed run left for the same name; make sure the parent exists (tools create
+    the folder itself)."""
+    stem = staging.name.rpartition("-")[0]
+    if staging.parent.is_dir():
+        for old in staging.parent.glob(f"{stem}-*"):
+            discard(old)
+    staging.parent.mkdir(parents=True, exist_ok=True)
 
 
 def install(staging: Path, final: Path) -> None:
