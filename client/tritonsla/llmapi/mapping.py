@@ -1,0 +1,92 @@
+"""Map the tensorrt_llm model contract onto TensorRT-LLM's LLM API (PyTorch backend).
+
+Requests are parsed with the CPU engine's parser (one contract, one parser), then turned into
+keyword arguments of `tensorrt_llm.llmapi.SamplingParams` (field names from its reference:
+end_id, max_tokens, stop_token_ids, bad_token_ids, temperature, top_k, top_p, seed, min_tokens,
+repetition/presence/frequency_penalty, logprobs). The LLM API takes stop and bad words as single
+token ids; multi-token words are refused with a clear error rather than silently dropped.
+`model.yaml` holds `LLM()` arguments plus a `triton_config` section that is Triton's, not the
+LLM's (TensorRT-LLM's llmapi Triton model uses the same split).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tritonsla.cpu.errors import InvalidRequestError
+from tritonsla.cpu.request import GenerationRequest, OutputEvent
+from tritonsla.cpu.sampling import WordList
+from tritonsla.errors import ModelDataError
+
+TRITON_ONLY_KEYS = ("triton_config",)
+
+
+def _single_tokens(words: WordList, name: str) -> list[int]:
+    multi = [list(word) for word in words if len(word) != 1]
+    if multi:
+        raise InvalidRequestError(
+            f"`{name}` holds multi-token words {multi[:3]}; the LLM API engine accepts "
+            "single-token words only"
+        )
+    return [word[0] for word in words]
+
+
+def sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
+    """SamplingParams keyword arguments equivalent to `request` (greedy when unset)."""
+    s = request.sampling
+    kwargs: dict[str, Any] = {
+        "max_tokens": request.max_new_tokens,
+        "temperature": s.temperature if not s.greedy else 0.0,
+        "top_k": s.top_k or None,
+        "top_p": s.top_p or None,
+        "seed": s.random_seed,
+        "min_tokens": s.min_length or None,
+        "repetition_penalty": s.repetition_penalty,
+        "presence_penalty": s.presence_penalty,
+        "frequency_penalty": s.frequency_penalty,
+    }
+    if request.end_id is not None:
+        kwargs["end_id"] = request.end_id
+    if request.stop_words:
+        kwargs["stop_token_ids"] = _single_tokens(request.stop_words, "stop_words_list")
+    if s.bad_words:
+        kwargs["bad_token_ids"] = _single_tokens(s.bad_words, "bad_words_list")
+    if request.return_log_probs:
+        kwargs["logprobs"] = 1
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def load_llm_config(model_yaml: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(LLM() keyword arguments, triton_config) from a rendered model.yaml."""
+    try:
+        data = yaml.safe_load(model_yaml.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ModelDataError(f"{model_yaml}: cannot read LLM arguments: {error}") from error
+    if not isinstance(data, dict) or "model" not in data:
+        raise ModelDataError(f"{model_yaml}: expected a mapping with `model`; re-render it")
+    llm_args = {k: v for k, v in data.items() if k not in TRITON_ONLY_KEYS}
+    return llm_args, data.get("triton_config", {})
+
+
+def response_event(
+    request: GenerationRequest, token_ids: list[int], sent: int, finished: bool
+) -> tuple[OutputEvent | None, int]:
+    """The response to send for the LLM's cumulative `token_ids`, and the new sent count.
+
+    Streaming sends only tokens not sent before; non-streaming sends once, when finished, the
+    whole output (prompt first unless exclude_input_in_output), as the tensorrt_llm model does.
+    """
+    if request.streaming:
+        new = tuple(token_ids[sent:])
+        if not new:
+            return None, sent
+        return OutputEvent(request.request_id, new, (0.0,) * len(new), 0.0, False), len(token_ids)
+    if not finished:
+        return None, sent
+    ids = tuple(token_ids)
+    if not request.exclude_input_in_output:
+        ids = (*request.input_ids, *ids)
+    return OutputEvent(request.request_id, ids, (0.0,) * len(token_ids), 0.0, False), len(ids)

@@ -1,0 +1,35 @@
+"""Triton Python model `<profile>_preprocessing`: text -> token ids.
+
+Thin adapter over tritonsla.text.processing.preprocess. Config parameter: `tokenizer_dir`
+(absolute, or relative to the folder containing the model repository; never inside it).
+"""
+
+import triton_python_backend_utils as pb_utils
+
+from tritonsla.contract import PREPROCESSING_INPUTS
+from tritonsla.text.processing import preprocess
+from tritonsla.text.tokenizer import load_model_tokenizer
+
+
+class TritonPythonModel:
+    """Tokenizes each request of a batch on its own; a bad request gets an error response."""
+
+    def initialize(self, args):
+        self.tokenizer = load_model_tokenizer(args)
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            try:
+                inputs = {}
+                for spec in PREPROCESSING_INPUTS:
+                    tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
+                    if tensor is not None:
+                        inputs[spec.name] = tensor.as_numpy()
+                outputs = preprocess(self.tokenizer, inputs)
+                tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
+                responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+            except Exception as exc:
+                error = pb_utils.TritonError(f"preprocessing: {exc}")
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+        return responses

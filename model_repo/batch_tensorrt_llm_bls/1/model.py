@@ -1,0 +1,112 @@
+"""Triton Python model `<profile>_tensorrt_llm_bls` (decoupled): the ensemble's twin in BLS.
+
+Thin adapter over tritonsla.bls.core.generate. Config parameters: `tokenizer_dir` (as for
+preprocessing), `preprocessing_model` and `tensorrt_llm_model` (default `<profile>_<role>`,
+from this model's name). `postprocessing_model` is not called: the BLS detokenizes the whole
+stream itself, so no character is split. The client's request id and queue timeout go on to
+both inner requests; its priority cannot (Triton 2.51's Python backend has no priority API),
+so priority acts where this model's own queue orders requests.
+"""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import triton_python_backend_utils as pb_utils
+
+from tritonsla.bls.core import BlsModels, ClientRequest, InnerModelError, RequestCancelled, generate
+from tritonsla.contract import ENSEMBLE_INPUTS, model_name
+from tritonsla.errors import ConfigError
+from tritonsla.paths import model_config_parameter
+from tritonsla.text.tokenizer import load_model_tokenizer
+
+FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
+
+
+class TritonPythonModel:
+    """Serves the requests of a batch concurrently, each streaming through its response sender."""
+
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        self.name = config["name"]
+        if not pb_utils.using_decoupled_model_transaction_policy(config):
+            raise ConfigError(
+                f"{self.name}/config.pbtxt",
+                "model_transaction_policy.decoupled",
+                "is false",
+                "set it to true: the BLS model sends one response per streamed chunk",
+            )
+        self.tokenizer = load_model_tokenizer(args)
+        profile = self.name.removesuffix("_tensorrt_llm_bls")
+        self.models = BlsModels(
+            *(
+                model_config_parameter(config, f"{role}_model", model_name(profile, role))
+                for role in ("preprocessing", "tensorrt_llm")
+            )
+        )
+        self.pool = ThreadPoolExecutor(max_workers=max(1, config.get("max_batch_size", 1)))
+
+    def execute(self, requests):
+        list(self.pool.map(self._serve, requests))
+
+    def finalize(self):
+        self.pool.shutdown()
+
+    def _serve(self, request):
+        sender = request.get_response_sender()
+        try:
+            inputs = {}
+            for spec in ENSEMBLE_INPUTS:
+                tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
+                if tensor is not None:
+                    inputs[spec.name] = tensor.as_numpy()
+            client = ClientRequest(inputs, request.request_id(), request.timeout())
+            chunks = generate(self.models, client, _infer, self.tokenizer, sender.is_cancelled)
+            for outputs in chunks:
+                tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
+                sender.send(pb_utils.InferenceResponse(output_tensors=tensors))
+            sender.send(flags=FINAL)
+        except RequestCancelled as exc:
+            error = pb_utils.TritonError(f"{self.name}: {exc}", pb_utils.TritonError.CANCELLED)
+            sender.send(pb_utils.InferenceResponse(error=error), flags=FINAL)
+        except Exception as exc:
+            error = pb_utils.TritonError(f"{self.name}: {exc}")
+            sender.send(pb_utils.InferenceResponse(error=error), flags=FINAL)
+
+
+def _infer(inner):
+    """tritonsla.bls.core.Infer over pb_utils.InferenceRequest."""
+    request = pb_utils.InferenceRequest(
+        model_name=inner.model,
+        inputs=[pb_utils.Tensor(name, value) for name, value in inner.inputs.items()],
+        requested_output_names=list(inner.outputs),
+        request_id=inner.request_id,
+        timeout=inner.timeout_us,
+    )
+    if not inner.decoupled:
+        return [_outputs(inner.model, request.exec())]
+    return _Responses(inner.model, request.exec(decoupled=True))
+
+
+class _Responses:
+    """The responses of a decoupled model; `cancel` where the Python backend offers it."""
+
+    def __init__(self, model, iterator):
+        self.model = model
+        self.iterator = iterator
+
+    def __iter__(self):
+        for response in self.iterator:
+            outputs = _outputs(self.model, response)
+            if outputs:  # the last response of a stream may carry only the final flag
+                yield outputs
+
+    def cancel(self):
+        cancel = getattr(self.iterator, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+
+def _outputs(model, response):
+    if response.has_error():
+        raise InnerModelError(model, response.error().message())
+    return {tensor.name(): tensor.as_numpy() for tensor in response.output_tensors()}

@@ -1,0 +1,43 @@
+"""Triton Python model `<profile>_postprocessing`: token ids -> text.
+
+Thin adapter over tritonsla.text.processing.postprocess. Config parameter: `tokenizer_dir`
+(absolute, or relative to the folder containing the model repository; never inside it).
+
+Streaming through the ensemble arrives here one step per request. The ensemble gives each step
+the client's request id, which keys a per-stream detokenizer (bounded LRU) in this process, so
+characters split across steps come out whole. That needs the client to set a request id unique
+among its open streams, and one instance of this model (state is per process). Requests
+without an id are decoded step by step, as upstream does.
+"""
+
+import triton_python_backend_utils as pb_utils
+
+from tritonsla.contract import POSTPROCESSING_INPUTS
+from tritonsla.text.detokenize import StreamDetokenizers
+from tritonsla.text.processing import postprocess
+from tritonsla.text.tokenizer import load_model_tokenizer
+
+
+class TritonPythonModel:
+    """Detokenizes each request of a batch on its own; a bad request gets an error response."""
+
+    def initialize(self, args):
+        self.tokenizer = load_model_tokenizer(args)
+        self.streams = StreamDetokenizers(self.tokenizer)
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            try:
+                inputs = {}
+                for spec in POSTPROCESSING_INPUTS:
+                    tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
+                    if tensor is not None:
+                        inputs[spec.name] = tensor.as_numpy()
+                outputs = postprocess(self.tokenizer, inputs, request.request_id(), self.streams)
+                tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
+                responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+            except Exception as exc:
+                error = pb_utils.TritonError(f"postprocessing: {exc}")
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+        return responses
