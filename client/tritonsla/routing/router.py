@@ -1,0 +1,176 @@
+"""The routing state both clients share: table, policy, live load, health, latency, errors.
+
+`Router.decide` is the per-request decision (policy over the live boards); `finish` feeds the
+outcome back (latency learned, replica marked down). The transport lives in the clients.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+
+from tritonclient.utils import InferenceServerException
+
+from tritonsla.errors import ModelDataError
+from tritonsla.routing.errors import (
+    InferenceFailedError,
+    ReplicaUnavailableError,
+    RequestError,
+    ServerRejectedError,
+    StreamBrokenError,
+    TotalTimeoutError,
+    TransportError,
+)
+from tritonsla.routing.health import HealthBoard
+from tritonsla.routing.latency import LatencyTracker
+from tritonsla.routing.load import LoadBoard
+from tritonsla.routing.policy import (
+    Decision,
+    RouteRequest,
+    RoutingPolicy,
+    triton_priority,
+    triton_timeout_us,
+)
+from tritonsla.routing.result import Chunk, GenerationResult
+from tritonsla.routing.table import Endpoint, EndpointTable, Replica
+from tritonsla.routing.transport import ReplicaDown
+from tritonsla.text.tokenizer import TextTokenizer, load_tokenizer
+
+REJECTION_MARKERS = (
+    "maximum queue size",
+    "max_queue_size",
+    "timeout expired",
+    "unavailable",
+    "server is stopping",
+)
+"""In-stream error messages that mean 'not now' (Triton sends no status code inside a stream)."""
+
+_REPLICA_DOWN = ("StatusCode.UNAVAILABLE", "StatusCode.CANCELLED")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A caller's fixed target: a model (routing bypassed) and/or a replica address."""
+
+    model: str | None = None
+    url: str | None = None
+
+
+class Router:
+    """Shared state of SlaClient and AsyncSlaClient; implements the policy's LoadView."""
+
+    def __init__(
+        self,
+        table: EndpointTable,
+        *,
+        default_sla: str | None = None,
+        batch_sla: str | None = None,
+    ) -> None:
+        self.table = table
+        self.policy = RoutingPolicy(table, default_sla=default_sla, batch_sla=batch_sla)
+        self.load = LoadBoard()
+        self.health = HealthBoard()
+        self.latency = LatencyTracker()
+
+    # --- LoadView ----------------------------------------------------------------------------
+    def pick(self, endpoint: Endpoint, exclude: frozenset[str]) -> Replica | None:
+        health = self.health
+        return self.load.least_outstanding(
+            endpoint, lambda r: r.address not in exclude and health.is_up(r.address)
+        )
+
+    def ahead(self, endpoint: Endpoint, replica: Replica) -> float:
+        return self.load.score(replica, endpoint)
+
+    def queue_ms(self, endpoint: Endpoint, replica: Replica) -> float:
+        return self.load.load(replica, endpoint).queue_ms
+
+    def service_ms(self, endpoint: Endpoint, max_tokens: int) -> float | None:
+        return self.latency.estimate_ms(endpoint.model, max_tokens)
+
+    # --- decisions ---------------------------------------------------------------------------
+    def decide(
+        self, request: RouteRequest, pin: Pin, tried: frozenset[str] = frozenset()
+    ) -> Decision:
+        """Route by policy, or to the caller's fixed model and/or replica (no admission)."""
+        if pin.model is None and pin.url is None:
+            return self.policy.decide(request, self, tried)
+        endpoint = (
+            self.table.for_model(pin.model)
+            if pin.model is not None
+            else self.policy.choose_class(request)
+        )
+        if pin.url is not None:  # pinned: health is not tracked for an ad-hoc address
+            endpoint = self.table.for_model(endpoint.model, pin.url)
+            replica = endpoint.replicas[0] if pin.url not in tried else None
+        else:
+            replica = self.pick(endpoint, tried)
+        if replica is None:
+            names = ", ".join(r.address for r in endpoint.replicas)
+            raise ReplicaUnavailableError(f"no replica of {endpoint.model!r} is up ({names})")
+        return Decision(
+            endpoint,
+            replica,
+            triton_priority(endpoint.queue, request.priority),
+            triton_timeout_us(endpoint.queue, request.deadline_ms),
+            None,
+        )
+
+    def started(self, decision: Decision) -> None:
+        self.load.begin(decision.replica, decision.endpoint)
+
+    def finished(self, decision: Decision, result: GenerationResult | None) -> None:
+        """Release the slot; learn the latency of a complete answer (None: no answer)."""
+        self.load.end(decision.replica, decision.endpoint)
+        if result is None or result.send_ns is None or not result.chunks:
+            return
+        e2e_ms = (result.end_ns - result.send_ns) / 1e6
+        if result.streamed:
+            ttft_ms = (result.chunks[0].arrival_ns - result.send_ns) / 1e6
+            chunks = len(result.chunks)
+            self.latency.observe_stream(decision.endpoint.model, ttft_ms, e2e_ms, chunks)
+        elif result.output_tokens:
+            self.latency.observe_whole(decision.endpoint.model, e2e_ms, result.output_tokens)
+
+    def replica_failed(self, replica: Replica) -> None:
+        self.health.mark_down(replica.address, time.monotonic())
+
+    # --- results -----------------------------------------------------------------------------
+    @functools.cached_property
+    def tokenizer(self) -> TextTokenizer | None:
+        """The deploy's tokenizer, loaded once; None when it cannot be loaded."""
+        deployment = self.table.deployment
+        try:
+            return load_tokenizer(deployment.path(deployment.deploy.model.tokenizer))
+        except ModelDataError:
+            return None
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of a non-streamed answer by the deploy's tokenizer; None when unavailable."""
+        tokenizer = self.tokenizer
+        return None if tokenizer is None else len(tokenizer.encode(text, add_special_tokens=False))
+
+
+def classify(
+    error: InferenceServerException, target: str, chunks: list[Chunk], total_s: float
+) -> RequestError:
+    """A tritonclient error of one attempt as a typed routing error.
+
+    Errors of the whole gRPC call carry a status code; errors inside the stream carry only the
+    server's message. A replica failure before any chunk is ReplicaDown (retried elsewhere);
+    after chunks it is StreamBrokenError.
+    """
+    status = error.status()
+    message = f"{target}: {error.message()}"
+    if status is None:
+        if any(marker in message.lower() for marker in REJECTION_MARKERS):
+            return ServerRejectedError(message)
+        return InferenceFailedError(message)
+    if status == "StatusCode.DEADLINE_EXCEEDED":
+        return TotalTimeoutError(total_s, target)
+    if chunks:
+        return StreamBrokenError(f"{message} [{status}]", chunks)
+    if status in _REPLICA_DOWN:
+        return ReplicaDown(f"{message} [{status}]")
+    return TransportError(f"{message} [{status}]")

@@ -1,0 +1,71 @@
+"""gRPC connections to replicas, shared by the sync and async clients.
+
+Each connection has its own subchannel (a dead replica's reconnect backoff does not leak into
+the next connection) and a short reconnect backoff; opening one checks server readiness within
+the connect timeout, so a refused or silent replica fails fast with a typed error.
+"""
+
+from __future__ import annotations
+
+import grpc
+import tritonclient.grpc as grpcclient
+import tritonclient.grpc.aio as aioclient
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE
+from tritonclient.utils import InferenceServerException
+
+from tritonsla.routing.errors import ConnectTimeoutError, ReplicaUnavailableError
+
+CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
+    ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+class ReplicaDown(ReplicaUnavailableError):
+    """The replica refused the connection or dropped it (marks it down; retried elsewhere)."""
+
+
+def as_server_exception(error: grpc.RpcError) -> InferenceServerException:
+    """A gRPC error as tritonclient reports it (status `StatusCode.X`, the details)."""
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else str(error)
+    return InferenceServerException(msg=details, status=str(code) if code else None)
+
+
+def connect_error(error: InferenceServerException | None, address: str, timeout: float):
+    """The typed error of a failed readiness check (None: the server answered 'not ready')."""
+    if error is not None and error.status() == "StatusCode.DEADLINE_EXCEEDED":
+        return ConnectTimeoutError(timeout, address)
+    detail = "is not ready" if error is None else f"refused: {error.message()}"
+    return ReplicaDown(f"{address} {detail}")
+
+
+def connect(address: str, timeout: float) -> grpcclient.InferenceServerClient:
+    """A sync client of a ready server; raises ReplicaDown or ConnectTimeoutError."""
+    client = grpcclient.InferenceServerClient(address, channel_args=CHANNEL_ARGS)
+    try:
+        ready = client.is_server_ready(client_timeout=timeout)
+    except InferenceServerException as error:
+        client.close()
+        raise connect_error(error, address, timeout) from None
+    if not ready:
+        client.close()
+        raise connect_error(None, address, timeout)
+    return client
+
+
+async def connect_async(address: str, timeout: float) -> aioclient.InferenceServerClient:
+    """An asyncio client of a ready server; raises ReplicaDown or ConnectTimeoutError."""
+    client = aioclient.InferenceServerClient(address, channel_args=CHANNEL_ARGS)
+    try:
+        ready = await client.is_server_ready(client_timeout=timeout)
+    except InferenceServerException as error:
+        await client.close()
+        raise connect_error(error, address, timeout) from None
+    if not ready:
+        await client.close()
+        raise connect_error(None, address, timeout)
+    return client
