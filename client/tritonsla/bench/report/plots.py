@@ -27,16 +27,24 @@ def plot_ttft_cdf(run: RunResult, objectives: Mapping[str, Slo], path: Path) -> 
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     by_class = grouped(measured(run.records), lambda r: r.sla or "(none)")
+    curves = {
+        name: sorted(t * MS for r in records if r.ok and (t := r.ttft) is not None)
+        for name, records in by_class.items()
+    }
+    right = max((times[-1] for times in curves.values() if times), default=1.0) * 1.05
     for index, (name, records) in enumerate(by_class.items()):
         color = f"C{index}"
-        times = sorted(t * MS for r in records if r.ok and (t := r.ttft) is not None)
+        times = curves[name]
         failed = sum(not r.ok for r in records)
         label = f"{name} (n={len(records)}" + (f", {failed} failed)" if failed else ")")
-        if times:
-            shares = [(i + 1) / len(records) for i in range(len(times))]
-            ax.step([0.0, *times], [0.0, *shares], where="post", color=color, label=label)
-        else:
-            ax.plot([], [], color=color, label=label)
+        shares = [(i + 1) / len(records) for i in range(len(times))]
+        ax.step(
+            [0.0, *times, right],
+            [0.0, *shares, shares[-1] if shares else 0.0],
+            where="post",
+            color=color,
+            label=label,
+        )
         slo = objectives.get(name)
         if slo is not None and slo.ttft_ms is not None:
             ax.axvline(slo.ttft_ms, color=color, linestyle=":", linewidth=1)
