@@ -1,0 +1,115 @@
+"""The shared router: fixed targets, live board bookkeeping, error classification."""
+
+from __future__ import annotations
+
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from tritonsla.profiles.loading import load_deployment
+from tritonsla.routing.errors import (
+    InferenceFailedError,
+    ReplicaUnavailableError,
+    ServerRejectedError,
+    StreamBrokenError,
+    TotalTimeoutError,
+    TransportError,
+    UnknownEndpointError,
+)
+from tritonsla.routing.policy import RouteRequest
+from tritonsla.routing.result import Chunk, Recorder
+from tritonsla.routing.router import Pin, Router, classify
+from tritonsla.routing.table import EndpointTable
+from tritonsla.routing.transport import ReplicaDown
+
+
+@pytest.fixture
+def router(table) -> Router:
+    return Router(table)
+
+
+def test_routed_decision_uses_the_live_boards(router):
+    endpoint = router.table.endpoint("realtime")
+    first, second = endpoint.replicas
+    router.health.mark_down(first.address, now=0.0)
+    decision = router.decide(RouteRequest(8, sla="realtime"), Pin())
+    assert decision.replica == second
+
+    router.started(decision)
+    assert router.load.outstanding(second, endpoint) == 1
+    router.finished(decision, None)
+    assert router.load.outstanding(second, endpoint) == 0
+    assert router.service_ms(endpoint, 8) is None  # nothing learned from a failure
+
+
+def test_fixed_model_bypasses_class_choice_and_admission(router):
+    request = RouteRequest(8, priority="high", deadline_ms=1.0)
+    router.latency.observe_stream("batch_ensemble", 10_000.0, 10_000.0, 1)
+    decision = router.decide(request, Pin(model="batch_ensemble"))
+    assert (decision.endpoint.model, decision.triton_priority, decision.timeout_us) == (
+        "batch_ensemble",
+        0,
+        None,
+    )
+
+    pinned = router.decide(request, Pin(model="realtime_ensemble", url="127.0.0.1:9"))
+    assert pinned.replica.address == "127.0.0.1:9"
+    assert (pinned.triton_priority, pinned.timeout_us) == (1, 1000)
+    with pytest.raises(ReplicaUnavailableError, match="no replica of 'realtime_ensemble'"):
+        router.decide(
+            request, Pin(model="realtime_ensemble", url="127.0.0.1:9"), frozenset({"127.0.0.1:9"})
+        )
+    with pytest.raises(UnknownEndpointError, match="Available"):
+        router.decide(request, Pin(model="nope"))
+
+
+def test_url_alone_keeps_the_class_choice(router):
+    decision = router.decide(RouteRequest(8, priority="low"), Pin(url="10.9.9.9:8001"))
+    assert (decision.endpoint.sla, decision.replica.address) == ("batch", "10.9.9.9:8001")
+
+
+def test_complete_answers_teach_latency(router):
+    decision = router.decide(RouteRequest(8, sla="interactive"), Pin())
+    recorder = Recorder(decision, "r", streamed=True, send_ns=0)
+    recorder.add("a", 50_000_000)
+    recorder.add("b", 70_000_000)
+    result = recorder.result(2)
+    router.finished(decision, result)
+    expected = 50.0 + 7 * (result.end_ns - 50_000_000) / 1e6
+    assert router.service_ms(decision.endpoint, 8) == pytest.approx(expected, rel=1e-6)
+
+
+def test_token_count_of_whole_answers_needs_the_tokenizer(project):
+    router = Router(EndpointTable.from_deployment(load_deployment(project.deploy)))
+    assert router.count_tokens("hello world") is None  # empty tokenizer folder: never guess
+
+
+def _error(message: str, status: str | None = None) -> InferenceServerException:
+    return InferenceServerException(msg=message, status=status)
+
+
+CHUNK = [Chunk("x", 1)]
+
+
+@pytest.mark.parametrize(
+    ("error", "chunks", "expected"),
+    [
+        (_error("Exceeds maximum queue size"), [], ServerRejectedError),
+        (_error("Request timeout expired"), CHUNK, ServerRejectedError),
+        (
+            _error("2 requests already wait (max_queue_size 8); retry later"),
+            [],
+            ServerRejectedError,
+        ),
+        (_error("in ensemble: unexpected shape for input 'max_tokens'"), [], InferenceFailedError),
+        (_error("failed to connect to all addresses", "StatusCode.UNAVAILABLE"), [], ReplicaDown),
+        (_error("Socket closed", "StatusCode.UNAVAILABLE"), CHUNK, StreamBrokenError),
+        (_error("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), CHUNK, TotalTimeoutError),
+        (_error("boom", "StatusCode.INTERNAL"), [], TransportError),
+    ],
+)
+def test_classify(error, chunks, expected):
+    typed = classify(error, "h:1", chunks, 3.0)
+    assert type(typed) is expected
+    assert "h:1" in str(typed)
+    if expected is StreamBrokenError:
+        assert typed.chunks == tuple(CHUNK)
