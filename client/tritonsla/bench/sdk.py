@@ -1,0 +1,110 @@
+"""The routing SDK (`tritonsla.routing.AsyncSlaClient`) as the runner's sender.
+
+Routed mode sends each request with its SLA class and lets the SDK pick the endpoint; fixed
+mode (`model=`) sends everything to one Triton model, bypassing routing. The SDK's timings
+(`time.perf_counter_ns`: send, every chunk, end) become the record's; the request's
+latencies still count from its scheduled time. Failures come back as records whose
+`error_kind` is the SDK's exception class without "Error" (ServerRejected, TotalTimeout, …).
+
+`pinned_table` is a thin adapter for what the SDK does not offer: a fixed model that is not in
+the deployment's endpoint table (a one-size-fits-all endpoint rendered from another deploy
+file, or a benchmark's own model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from tritonsla.bench.records import RequestRecord
+from tritonsla.bench.schedule import Slot
+from tritonsla.bench.workload import BenchRequest
+from tritonsla.profiles.schema import Profile
+from tritonsla.routing import (
+    AsyncSlaClient,
+    Endpoint,
+    EndpointTable,
+    GenerationResult,
+    Replica,
+    RequestError,
+)
+
+NS = 1e9
+
+
+def error_kind(error: BaseException) -> str:
+    """`ServerRejectedError` -> `ServerRejected`."""
+    return type(error).__name__.removesuffix("Error")
+
+
+def to_record(
+    request: BenchRequest,
+    slot: Slot,
+    result: GenerationResult | None,
+    error: RequestError | None = None,
+) -> RequestRecord:
+    """The record of one request from the SDK's result (partial on failure, or None)."""
+    chunks = () if result is None else tuple(chunk.arrival_ns / NS for chunk in result.chunks)
+    if error is None and result is not None:
+        tokens = result.output_tokens if result.output_tokens is not None else len(chunks)
+    else:
+        tokens = len(chunks)
+    return RequestRecord(
+        index=request.index,
+        sla=request.sla,
+        endpoint=None if result is None else result.model,
+        warmup=slot.warmup,
+        status="ok" if error is None else "error",
+        input_tokens=request.input_tokens,
+        max_tokens=request.max_tokens,
+        output_tokens=tokens,
+        scheduled=slot.scheduled,
+        sent=None if result is None or result.send_ns is None else result.send_ns / NS,
+        first_token=chunks[0] if chunks else None,
+        end=None if result is None else result.end_ns / NS,
+        chunks=chunks,
+        error_kind=None if error is None else error_kind(error),
+        error=None if error is None else str(error),
+    )
+
+
+@dataclass(frozen=True)
+class SdkSender:
+    """Sends bench requests through an AsyncSlaClient.
+
+    `streaming` maps class -> stream flag (the class profile's `streaming`); requests without
+    a class, or of a class not in it, stream. An answer may stop before max_tokens at the end
+    token: output lengths are counted, never assumed.
+    """
+
+    client: AsyncSlaClient
+    model: str | None = None
+    streaming: Mapping[str, bool] | None = None
+
+    async def __call__(self, request: BenchRequest, slot: Slot) -> RequestRecord:
+        stream = True
+        if self.streaming is not None and request.sla is not None:
+            stream = self.streaming.get(request.sla, True)
+        options: dict = {"max_tokens": request.max_tokens, "stream": stream}
+        if self.model is not None:
+            options["model"] = self.model
+        else:
+            options["sla"] = request.sla
+        try:
+            result = await self.client.generate(request.text, **options)
+        except RequestError as error:
+            return to_record(request, slot, error.result, error)
+        return to_record(request, slot, result)
+
+
+def pinned_table(
+    table: EndpointTable, model: str, address: str, metrics_url: str | None = None
+) -> EndpointTable:
+    """`table` plus `model` at `address`, callable as a fixed model (`model=`), not routable.
+
+    The extra endpoint has default queue settings: no Triton priority or timeout is sent.
+    """
+    if model in table.models:
+        return table
+    endpoint = Endpoint(model, model, (Replica(address, metrics_url),), Profile(name="fixed"))
+    return replace(table, models={**table.models, model: endpoint})
