@@ -1,1 +1,1 @@
-"""tritonsla.text."""
+"""tritonsla.text: tokenizers, streaming detokenization, word lists, pre- and postprocessing."""

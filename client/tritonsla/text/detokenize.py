@@ -55,15 +55,15 @@ class IncrementalDetokenizer:
 
         The window must start where decoding can restart without changing the text after it:
         not inside a character (a leading U+FFFD) and with a decode that is a suffix of `text`.
+        A few earlier starts are tried; if none fits, the window simply grows until one does.
         """
-        start = max(0, len(self._ids) - self._context)
-        while start > 0:
+        end = len(self._ids) - self._context
+        for start in range(end, max(0, end - self._context - 1), -1):
             tail = self._decode(self._ids[start:])
             if text.endswith(tail) and not tail.startswith(REPLACEMENT):
                 self._ids = self._ids[start:]
                 self._sent = len(tail)
                 return
-            start -= 1
         self._sent = len(text)
 
 

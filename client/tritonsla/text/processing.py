@@ -7,8 +7,12 @@ are numpy object arrays of bytes, as the Python backend hands them over.
 Streaming through the ensemble: the engine sends only the new ids of each step, and Triton
 passes each step to postprocessing as a separate request. The ensemble scheduler gives every
 composing request the id of the client's request, so `postprocess` can key a per-stream
-`StreamDetokenizers` on it and never split a character. Requests without an id are decoded one
-step at a time: a character split across two steps then shows as U+FFFD.
+`StreamDetokenizers` on it and never split a character (a step that only starts one answers
+""). Limits, because postprocessing cannot see where a stream ends: the id must be unique among
+open streams, the state lives in one process (keep one postprocessing instance), and bytes of a
+character still unfinished when the stream ends are dropped (one-shot decoding shows U+FFFD).
+Requests without an id are decoded step by step: split characters then show as U+FFFD. The BLS
+model sees whole streams and has none of these limits.
 """
 
 from __future__ import annotations
