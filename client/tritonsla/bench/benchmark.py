@@ -178,11 +178,10 @@ async def run_benchmark(
             seed=options.seed,
             progress=progress,
         )
-    notes = []
+    notes = ()
     if options.endpoint:
-        notes.append(
+        notes = (
             f"every request went to {options.endpoint} (routing bypassed); classes label the "
-            "requests so each is judged by its own class objective"
+            "requests so each is judged by its own class objective",
         )
-    notes += [run.summary.schedule.message for run in runs if not run.summary.schedule.kept]
-    return BenchReport(settings_of(prepared), tuple(runs), started, tuple(notes))
+    return BenchReport(settings_of(prepared), tuple(runs), started, notes)

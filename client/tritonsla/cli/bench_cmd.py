@@ -1,0 +1,275 @@
+"""`tritonsla bench`: load a running deployment and judge every SLA class against its SLO.
+
+Flag names follow genai-perf and perf_analyzer where they have one (--concurrency,
+--request-rate, --request-count, --warmup-request-count, --goodput, --random-seed), with the
+short forms of the design (--requests, --seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from tritonsla.bench.benchmark import BenchOptions, prepare, run_benchmark
+from tritonsla.bench.progress import RunProgress
+from tritonsla.bench.report import write_report
+from tritonsla.bench.report.console import print_report
+from tritonsla.bench.report.json_report import report_document
+from tritonsla.bench.schedule import (
+    Concurrent,
+    Constant,
+    Gamma,
+    Limits,
+    LoadStrategy,
+    Poisson,
+    strategy_from_name,
+)
+from tritonsla.bench.workload import TokenLengths
+from tritonsla.errors import ConfigError
+
+DEFAULT_DEPLOY = Path("deploy/cpu.yaml")
+DEFAULT_REQUESTS = 100
+ARRIVALS = {"constant": Constant, "poisson": Poisson, "gamma": Gamma}
+
+EPILOG = """\
+load (pick one; default --concurrency 1):
+  --concurrency 8                   closed loop: 8 requests always in flight
+  --request-rate 4 --arrival poisson
+                                    open loop: latency counts from each scheduled send time
+  --sweep concurrency=1,2,4,8       one run per value; plots latency against throughput
+  --load gamma@4rps,burstiness=0.5  a load strategy by name (repeatable)
+
+examples:
+  tritonsla bench --deploy deploy/cpu.yaml --mix realtime=0.2,interactive=0.3,batch=0.5 \\
+      --request-rate 4 --duration 60 --out reports/run1
+  tritonsla bench --sweep rate=1,2,4 --arrival poisson --requests 50 --out reports/sweep
+  tritonsla bench --endpoint interactive_tensorrt_llm_bls --mix realtime=0.5,batch=0.5 --json
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `bench` and its flags."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure TTFT, inter-token latency, throughput and goodput per SLA class",
+        description="Send a workload to a running deployment (routed by the SDK per SLA class, "
+        "or to one fixed endpoint) and report per class and endpoint: TTFT, inter-token and "
+        "end-to-end latency, output tokens/s, requests/s, goodput and the SLO verdict. Warm-up "
+        "requests are sent but not counted.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    target = parser.add_argument_group("deployment")
+    target.add_argument("--deploy", type=Path, default=DEFAULT_DEPLOY, help="deploy file")
+    target.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="PROFILE.FIELD=VALUE",
+        help="profile override, as for `render` (repeatable); changes SLOs and routing too",
+    )  # fmt: skip
+    target.add_argument(
+        "--url", dest="urls", action="append", default=[], metavar="HOST:GRPC_PORT",
+        help="server(s) to use instead of the deploy file's (repeatable)",
+    )  # fmt: skip
+    target.add_argument(
+        "--metrics-url", metavar="URL",
+        help="Prometheus metrics of the first --url, e.g. http://127.0.0.1:8002/metrics",
+    )  # fmt: skip
+    target.add_argument(
+        "--endpoint", metavar="MODEL",
+        help="send every request to this Triton model (routing bypassed), e.g. "
+        "interactive_tensorrt_llm_bls; classes still pick each request's SLO",
+    )  # fmt: skip
+
+    load = parser.add_argument_group("load")
+    choice = load.add_mutually_exclusive_group()
+    choice.add_argument("--concurrency", type=_positive_int, metavar="N", help="closed loop")
+    choice.add_argument(
+        "--request-rate", type=_positive_float, metavar="RPS", help="open loop, requests/s"
+    )
+    choice.add_argument(
+        "--sweep", metavar="KIND=V1,V2,...",
+        help="concurrency=1,2,4 or rate=1,2,4: one run per value, in order",
+    )  # fmt: skip
+    choice.add_argument(
+        "--load", action="append", metavar="NAME",
+        help="strategy by name: concurrent@8, constant@4rps, poisson@4rps, "
+        "gamma@4rps,burstiness=0.5 (repeatable)",
+    )  # fmt: skip
+    load.add_argument(
+        "--arrival", choices=sorted(ARRIVALS), default="poisson",
+        help="arrival process of --request-rate and --sweep rate=... (default: poisson)",
+    )  # fmt: skip
+    load.add_argument(
+        "--burstiness", type=_positive_float, default=1.0, metavar="B",
+        help="gamma shape: 1 = Poisson, < 1 burstier, > 1 more even (default: 1)",
+    )  # fmt: skip
+
+    limits = parser.add_argument_group("limits (default: --requests 100)")
+    limits.add_argument(
+        "--requests", "--request-count", type=_positive_int, metavar="N",
+        help="measured requests per run",
+    )  # fmt: skip
+    limits.add_argument(
+        "--duration", type=_positive_float, metavar="S", help="seconds of measured schedule"
+    )
+    limits.add_argument(
+        "--warmup-requests", "--warmup-request-count", type=int, default=0, metavar="N",
+        help="requests sent first and left out of the statistics",
+    )  # fmt: skip
+    limits.add_argument(
+        "--warmup-s", type=_non_negative_float, default=0.0, metavar="S",
+        help="seconds of schedule sent first and left out of the statistics",
+    )  # fmt: skip
+    limits.add_argument(
+        "--drain-timeout", type=_positive_float, default=60.0, metavar="S",
+        help="after the last send, wait this long for answers; later ones count as incomplete",
+    )  # fmt: skip
+    limits.add_argument(
+        "--timeout", type=_positive_float, default=600.0, metavar="S",
+        help="per-request timeout (default: 600)",
+    )  # fmt: skip
+
+    work = parser.add_argument_group("workload")
+    work.add_argument(
+        "--mix", metavar="CLASS=SHARE,...",
+        help="share of traffic per SLA class, e.g. realtime=0.2,interactive=0.3,batch=0.5 "
+        "(default: equal shares of the deploy file's classes)",
+    )  # fmt: skip
+    work.add_argument("--input-tokens", type=_positive_int, default=64, metavar="MEAN")
+    work.add_argument("--input-tokens-std", type=_non_negative_float, default=0.0, metavar="STD")
+    work.add_argument("--output-tokens", type=_positive_int, default=32, metavar="MEAN")
+    work.add_argument("--output-tokens-std", type=_non_negative_float, default=0.0, metavar="STD")
+    work.add_argument(
+        "--prompts", type=Path, metavar="FILE.jsonl",
+        help='prompts instead of synthetic ones: {"text": ..., "max_tokens": ..., "sla": ...} '
+        "per line (max_tokens and sla optional)",
+    )  # fmt: skip
+    work.add_argument(
+        "--stream", choices=("auto", "always", "never"), default="auto",
+        help="auto: stream when the class profile says `streaming: true` (default)",
+    )  # fmt: skip
+    work.add_argument("--seed", "--random-seed", type=int, default=0, help="workload seed")
+
+    slo = parser.add_argument_group("objectives and output")
+    slo.add_argument(
+        "--goodput", action="append", default=[], metavar="[CLASS.]KEY=MS",
+        help="override a per-request goodput threshold (ttft_ms, itl_ms, e2e_ms) of every "
+        "class or of one class (repeatable, comma-separated)",
+    )  # fmt: skip
+    slo.add_argument(
+        "--out", type=Path, metavar="DIR",
+        help="write summary.json, requests.csv, summary.csv and PNG plots here",
+    )  # fmt: skip
+    slo.add_argument(
+        "--json", action="store_true", help="print the summary JSON on stdout (tables omitted)"
+    )
+    slo.add_argument(
+        "--no-server-stats", action="store_true",
+        help="do not read the statistics API and metrics around each run",
+    )  # fmt: skip
+    parser.set_defaults(handler=run_bench)
+
+
+def strategies_of(args: argparse.Namespace) -> tuple[LoadStrategy, ...]:
+    """The load strategies the flags ask for, in run order."""
+
+    def rate(value: float) -> LoadStrategy:
+        if args.arrival == "gamma":
+            return Gamma(value, args.burstiness)
+        return ARRIVALS[args.arrival](value)
+
+    if args.load:
+        return tuple(strategy_from_name(name) for name in args.load)
+    if args.request_rate is not None:
+        return (rate(args.request_rate),)
+    if args.sweep:
+        kind, sep, values = args.sweep.partition("=")
+        try:
+            numbers = [float(v) for v in values.split(",")]
+        except ValueError:
+            numbers = []
+        if kind not in ("concurrency", "rate") or not sep or not numbers:
+            raise ConfigError(
+                "--sweep", args.sweep, "expected concurrency=N1,N2,... or rate=R1,R2,...",
+                "write e.g. --sweep concurrency=1,2,4,8",
+            )  # fmt: skip
+        if kind == "rate":
+            return tuple(rate(value) for value in numbers)
+        if not all(value.is_integer() for value in numbers):
+            raise ConfigError("--sweep", args.sweep, "concurrency must be whole", "use 1,2,4")
+        return tuple(Concurrent(int(value)) for value in numbers)
+    return (Concurrent(args.concurrency or 1),)
+
+
+def options_of(args: argparse.Namespace) -> BenchOptions:
+    """BenchOptions from parsed flags."""
+    requests = args.requests
+    if requests is None and args.duration is None:
+        requests = DEFAULT_REQUESTS
+    return BenchOptions(
+        deploy=args.deploy,
+        sets=tuple(args.sets),
+        urls=tuple(args.urls),
+        metrics_url=args.metrics_url,
+        strategies=strategies_of(args),
+        limits=Limits(
+            requests=requests,
+            duration_s=args.duration,
+            warmup_requests=args.warmup_requests,
+            warmup_s=args.warmup_s,
+            drain_s=args.drain_timeout,
+        ),
+        mix=args.mix,
+        input_tokens=TokenLengths(args.input_tokens, args.input_tokens_std),
+        output_tokens=TokenLengths(args.output_tokens, args.output_tokens_std),
+        prompts=args.prompts,
+        seed=args.seed,
+        goodput=tuple(args.goodput),
+        endpoint=args.endpoint,
+        stream=args.stream,
+        timeout_s=args.timeout,
+        server_stats=not args.no_server_stats,
+    )
+
+
+def run_bench(args: argparse.Namespace, console: Console) -> int:
+    """Handle `tritonsla bench`; returns the exit status."""
+    prepared = prepare(options_of(args))
+    status = Console(stderr=True) if args.json else console
+    with RunProgress(status) as progress:
+        report = asyncio.run(run_benchmark(prepared, progress))
+    if args.json:
+        sys.stdout.write(json.dumps(report_document(report), indent=2) + "\n")
+    else:
+        print_report(console, report.runs)
+        for note in report.notes:
+            console.print(f"note: {note}", highlight=False)
+    if args.out is not None:
+        files = write_report(report, prepared.objectives, args.out)
+        status.print(f"wrote {len(files)} files to {args.out}", highlight=False)
+    return 0
