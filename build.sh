@@ -5,7 +5,8 @@
 #   ./build.sh render [args]    render model_repo/ from deploy/cpu.yaml (tritonsla render)
 #   ./build.sh demo             the main job (see README)
 #   ./build.sh test             lint + the whole test suite
-#   ./build.sh engines [args]   compile TensorRT-LLM engines per profile (GPU machines)
+#   ./build.sh engines [args]   compile TensorRT-LLM engines per profile (GPU machines),
+#                               e.g. --deploy deploy/h100-llama8b.yaml [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -57,7 +58,7 @@ case "${1:-}" in
     ;;
   engines) shift; "$VENV/bin/tritonsla" engines "$@" ;;
   *)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
