@@ -163,6 +163,12 @@ def engine_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigError
                 f"{e.precision} is not available on the cpu engine",
                 f"use one of {sorted(CPU_PRECISIONS)}",
             )
+        if e.batching_strategy != "inflight_fused_batching":
+            yield _error(
+                dep, name, "engine.batching_strategy",
+                "the cpu engine only does in-flight batching",
+                "set batching_strategy: inflight_fused_batching",
+            )
         if e.max_beam_width != 1:
             yield _error(
                 dep,

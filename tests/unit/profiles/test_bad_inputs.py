@@ -101,6 +101,8 @@ DEPLOY_CASES = [
      "overrides.batch.engine.max_num_tokens", "chunked context"),
     ("cpu-fp8", _set("overrides.interactive.engine", {"precision": "fp8"}),
      "overrides.interactive.engine.precision", "not available on the cpu engine"),
+    ("cpu-v1", _set("overrides.batch.engine", {"batching_strategy": "V1"}),
+     "overrides.batch.engine.batching_strategy", "only does in-flight batching"),
     ("cpu-tp", _set("hardware.tensor_parallel", 2), "hardware.tensor_parallel", "tp x pp = 2"),
     ("path-injection", _set("model.tokenizer", 'assets/x"\nbackend: "evil'), "model.tokenizer",
      "quotes"),
