@@ -282,8 +282,9 @@ async def schedule(
     re-raised here. Leaving the generator early (break, Ctrl-C) cancels everything in flight.
     """
     queue: asyncio.Queue[Outcome[T] | _Failed | None] = asyncio.Queue()
-    inflight: dict[asyncio.Task[None], Slot] = {}
+    running: set[asyncio.Task[None]] = set()  # open loop: one per request; closed: the workers
     planner = Planner(limits, clock())
+    stopped = asyncio.Event()
 
     async def run_one(slot: Slot) -> None:
         try:
@@ -294,11 +295,10 @@ async def schedule(
         except Exception as error:  # handed to the consumer, re-raised there
             queue.put_nowait(_Failed(error))
 
-    def launch(slot: Slot) -> asyncio.Task[None]:
-        task = asyncio.create_task(run_one(slot))
-        inflight[task] = slot
-        task.add_done_callback(inflight.pop)
-        return task
+    def start(work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     async def open_loop(rate: RateStrategy) -> None:
         for offset in rate.offsets(seed):
@@ -309,34 +309,27 @@ async def schedule(
             delay = due - clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-            launch(slot)
-
-    stopped = asyncio.Event()
+            start(run_one(slot))
 
     async def worker() -> None:
         while (slot := planner.next(clock())) is not None:
-            await asyncio.wait([launch(slot)])
+            await run_one(slot)
         stopped.set()
 
     async def produce() -> None:
-        workers: list[asyncio.Task[None]] = []
         try:
             if isinstance(strategy, RateStrategy):
                 await open_loop(strategy)
             else:
-                concurrency = strategy.concurrency  # type: ignore[attr-defined]
-                workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+                for _ in range(strategy.concurrency):  # type: ignore[attr-defined]
+                    start(worker())
                 await stopped.wait()
-            pending = list(inflight)
-            if pending:
-                _, late = await asyncio.wait(pending, timeout=limits.drain_s)
+            if running:
+                _, late = await asyncio.wait(set(running), timeout=limits.drain_s)
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
-            await asyncio.gather(*workers)
         finally:
-            for task in workers:
-                task.cancel()
             queue.put_nowait(None)
 
     producer = asyncio.create_task(produce())
@@ -348,6 +341,6 @@ async def schedule(
         await producer
     finally:
         producer.cancel()
-        for task in list(inflight):
+        for task in list(running):
             task.cancel()
-        await asyncio.gather(producer, *inflight, return_exceptions=True)
+        await asyncio.gather(producer, *running, return_exceptions=True)

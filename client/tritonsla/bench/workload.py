@@ -28,6 +28,7 @@ from tritonsla.text.tokenizer import TextTokenizer
 
 MIN_WORDS = 16
 _GOLDEN = (math.sqrt(5) - 1) / 2
+_SQRT2 = math.sqrt(2)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class TokenLengths:
         if self.std == 0:
             return self.mean
         return max(1, round(float(rng.normal(self.mean, self.std))))
+
+    def at(self, *key: int) -> int:
+        """The length drawn for `key` (e.g. seed, index): the same key, the same length."""
+        return self.mean if self.std == 0 else self.sample(np.random.default_rng(list(key)))
 
 
 @dataclass(frozen=True)
@@ -190,8 +195,7 @@ class Mix:
 
     def class_of(self, index: int, seed: int = 0) -> str:
         """Class of request `index`: a golden-ratio sequence over the cumulative shares."""
-        start = float(np.random.default_rng([seed, 2]).random())
-        position = (start + index * _GOLDEN) % 1.0
+        position = (0.5 + seed * _SQRT2 + index * _GOLDEN) % 1.0
         total = 0.0
         for name, share in self.shares.items():
             total += share
@@ -251,7 +255,7 @@ class Workload:
         entry = self.prompts.entry(index)
         max_tokens = entry.max_tokens
         if max_tokens is None:
-            max_tokens = self.output.sample(np.random.default_rng([self.seed, index, 3]))
+            max_tokens = self.output.at(self.seed, index, 3)
         sla = entry.sla
         if sla is None and self.mix is not None:
             sla = self.mix.class_of(index, self.seed)
