@@ -67,6 +67,17 @@ def transaction_rules(dep: Deployment, name: str, p: Profile) -> Iterator[Config
         )
 
 
+def instance_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigError]:
+    """Postprocessing keeps per-stream UTF-8 state in its process: one instance only."""
+    if p.streaming and p.instances.postprocessing != 1:
+        yield _error(
+            dep, name, "instances.postprocessing",
+            f"{p.instances.postprocessing} instances would split a stream's UTF-8 state across "
+            "processes",
+            "use 1 (scale text throughput with instances.bls, whose streams are self-contained)",
+        )
+
+
 def queue_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigError]:
     """Deadlines need a timeout ceiling and the override; priorities must be in range."""
     q = p.queue
@@ -199,6 +210,7 @@ def cpu_kv_tokens(dep: Deployment, p: Profile) -> int:
 PROFILE_RULES: tuple[Callable[[Deployment, str, Profile], Iterator[ConfigError]], ...] = (
     batching_rules,
     transaction_rules,
+    instance_rules,
     queue_rules,
     engine_rules,
 )

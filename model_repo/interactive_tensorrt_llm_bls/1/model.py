@@ -1,14 +1,15 @@
 """Triton Python model `<profile>_tensorrt_llm_bls` (decoupled): the ensemble's twin in BLS.
 
 Thin adapter over tritonsla.bls.core.generate. Config parameters: `tokenizer_dir` (as for
-preprocessing), `preprocessing_model` and `tensorrt_llm_model` (default `<profile>_<role>`,
-from this model's name). `postprocessing_model` is not called: the BLS detokenizes the whole
-stream itself, so no character is split. The client's request id and queue timeout go on to
-both inner requests; its priority cannot (Triton 2.51's Python backend has no priority API),
-so priority acts where this model's own queue orders requests.
+preprocessing), `preprocessing_model` and `tensorrt_llm_model` (default `<profile>_<role>`).
+`postprocessing_model` is not called: the BLS detokenizes the whole stream itself. The client's
+request id and timeout go on to the inner requests; priority cannot (Triton 2.51's Python
+backend has no priority API), so it acts in this model's own queue: each instance streams up to
+max_batch_size requests on worker threads and `execute` blocks while all slots are busy.
 """
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import triton_python_backend_utils as pb_utils
@@ -23,7 +24,7 @@ FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
 
 class TritonPythonModel:
-    """Serves the requests of a batch concurrently, each streaming through its response sender."""
+    """Streams each request on a worker thread, through the request's response sender."""
 
     def initialize(self, args):
         config = json.loads(args["model_config"])
@@ -43,10 +44,14 @@ class TritonPythonModel:
                 for role in ("preprocessing", "tensorrt_llm")
             )
         )
-        self.pool = ThreadPoolExecutor(max_workers=max(1, config.get("max_batch_size", 1)))
+        slots = max(1, config.get("max_batch_size", 1))
+        self.free = threading.BoundedSemaphore(slots)
+        self.pool = ThreadPoolExecutor(max_workers=slots)
 
     def execute(self, requests):
-        list(self.pool.map(self._serve, requests))
+        for request in requests:
+            self.free.acquire()
+            self.pool.submit(self._serve, request)
 
     def finalize(self):
         self.pool.shutdown()
@@ -71,6 +76,8 @@ class TritonPythonModel:
         except Exception as exc:
             error = pb_utils.TritonError(f"{self.name}: {exc}")
             sender.send(pb_utils.InferenceResponse(error=error), flags=FINAL)
+        finally:
+            self.free.release()
 
 
 def _infer(inner):

@@ -64,6 +64,8 @@ PROFILE_CASES = [
      "queue.allow_timeout_override", "allow_timeout_override: true"),
     ("priority-range", "profiles/interactive.yaml", _set("queue.default_priority_level", 3),
      "interactive.yaml", "queue.default_priority_level", "outside 1..priority_levels"),
+    ("postprocessing-instances", "profiles/realtime.yaml", _set("instances.postprocessing", 2),
+     "realtime.yaml", "instances.postprocessing", "UTF-8 state"),
     ("name-mismatch", "profiles/batch.yaml", _set("name", "bulk"), "batch.yaml", "name",
      "rename the file"),
     ("name-injection", "profiles/batch.yaml", _set("name", 'batch" } input [ {'), "batch.yaml",
