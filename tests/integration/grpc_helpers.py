@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,7 +59,7 @@ def generate(
     stream: bool = True,
     timeout_s: float = 120.0,
     priority: int = 0,
-    request_id: str = "",
+    request_id: str | None = None,
     **extra,
 ) -> StreamResult:
     """Send one request over a gRPC stream and collect every response until the final one."""
@@ -72,7 +73,7 @@ def generate(
         client.async_stream_infer(
             model,
             text_inputs(prompt, max_tokens, stream, **extra),
-            request_id=request_id,
+            request_id=request_id or uuid.uuid4().hex,
             priority=priority,
             enable_empty_final_response=True,
         )
