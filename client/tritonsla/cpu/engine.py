@@ -131,11 +131,7 @@ class Engine:
             self._notify()
         if thread is not None:
             thread.join(timeout)
-        with self._lock:
-            events = [
-                self._finish(seq, FinishReason.ERROR, "engine stopped") for seq in self._all()
-            ]
-        _deliver(events, on_error=None)
+        self._fail_all("engine stopped")
 
     def __enter__(self) -> Engine:
         self.start()
@@ -180,7 +176,17 @@ class Engine:
                 self._notified = False
                 if self._stopping:
                     return
-            idle = not self.step()
+            try:
+                idle = not self.step()
+            except Exception:  # a bug must not leave clients waiting forever
+                log.exception("CPU engine step failed; failing every live request")
+                self._fail_all("internal error in the CPU engine; see the server log")
+                idle = True
+
+    def _fail_all(self, message: str) -> None:
+        with self._lock:
+            events = [self._finish(seq, FinishReason.ERROR, message) for seq in self._all()]
+        _deliver(events, on_error=None)
 
     def _advance(self, plan: list[tuple[Sequence, int]], logits: np.ndarray) -> list[Delivery]:
         """Account the step's tokens, sample where a context is complete, finish sequences."""
@@ -205,7 +211,8 @@ class Engine:
         events = []
         for seq, token, log_prob in zip(seqs, tokens.tolist(), log_probs.tolist(), strict=True):
             reason = seq.accept(token, log_prob)
-            self._generated_tokens += reason != FinishReason.END_ID
+            if reason is not FinishReason.END_ID:
+                self._generated_tokens += 1
             if reason is not None:
                 events.append(self._finish(seq, reason))
             elif (event := seq.progress_event()) is not None:
