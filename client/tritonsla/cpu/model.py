@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,9 +34,22 @@ class Chunk:
     key_slots: np.ndarray
 
 
+class Prefill(NamedTuple):
+    """A chunk of several tokens: its rows in the step, its context's KV slots, its causal mask."""
+
+    row: int
+    length: int
+    key_slots: np.ndarray
+    mask: np.ndarray
+
+
 @dataclass(frozen=True)
 class StepInput:
-    """One step's chunks flattened into rows, plus the attention layout derived from them."""
+    """One step's chunks flattened into rows, plus the attention layout derived from them.
+
+    Single-token chunks (decodes) share one padded attention call: `decode_keys[b]` lists the
+    KV slots of sequence b's context, padded, and `decode_mask` hides the padding.
+    """
 
     token_ids: np.ndarray
     positions: np.ndarray
@@ -44,16 +58,13 @@ class StepInput:
     decode_rows: np.ndarray
     decode_keys: np.ndarray
     decode_mask: np.ndarray
-    prefills: tuple[tuple[int, int, np.ndarray, np.ndarray], ...]
+    prefills: tuple[Prefill, ...]
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk]) -> StepInput:
         """Flatten chunks; logits are produced for the last token of every chunk, in order."""
         lengths = [len(c.tokens) for c in chunks]
         ends = np.cumsum(lengths)
-        token_ids = np.concatenate([np.asarray(c.tokens, np.int64) for c in chunks])
-        positions = np.concatenate([np.arange(c.start, c.start + len(c.tokens)) for c in chunks])
-        write_slots = np.concatenate([c.key_slots[c.start :] for c in chunks])
         decode = [i for i, n in enumerate(lengths) if n == 1]
         width = max((len(chunks[i].key_slots) for i in decode), default=0)
         decode_keys = np.zeros((len(decode), width), np.int64)
@@ -63,17 +74,16 @@ class StepInput:
             decode_keys[row, :n_keys] = chunks[i].key_slots
             decode_mask[row, 0, :n_keys] = 0.0
         prefills = []
-        for i, n in enumerate(lengths):
+        for chunk, n, end in zip(chunks, lengths, ends.tolist(), strict=True):
             if n > 1:
-                chunk = chunks[i]
                 context = np.arange(len(chunk.key_slots))
                 query = np.arange(chunk.start, chunk.start + n)
                 mask = np.where(context[None, :] <= query[:, None], 0.0, -np.inf)
-                prefills.append((int(ends[i]) - n, n, chunk.key_slots, mask.astype(np.float32)))
+                prefills.append(Prefill(end - n, n, chunk.key_slots, mask.astype(np.float32)))
         return cls(
-            token_ids=token_ids,
-            positions=positions,
-            write_slots=write_slots,
+            token_ids=np.concatenate([np.asarray(c.tokens, np.int64) for c in chunks]),
+            positions=np.concatenate([np.arange(c.start, c.start + len(c.tokens)) for c in chunks]),
+            write_slots=np.concatenate([c.key_slots[c.start :] for c in chunks]),
             logit_rows=ends - 1,
             decode_rows=ends[decode] - 1,
             decode_keys=decode_keys,
@@ -145,9 +155,10 @@ class GPT2Model:
                 attn[step.decode_rows] = _decode_attention(
                     q[step.decode_rows], np.take(kv, step.decode_keys, axis=0), step.decode_mask
                 )
-            for start, n, key_slots, mask in step.prefills:
-                attn[start : start + n] = _chunk_attention(
-                    q[start : start + n], np.take(kv, key_slots, axis=0), mask
+            for chunk in step.prefills:
+                rows = slice(chunk.row, chunk.row + chunk.length)
+                attn[rows] = _chunk_attention(
+                    q[rows], np.take(kv, chunk.key_slots, axis=0), chunk.mask
                 )
             x = x + block.attn_proj(attn.reshape(n_rows, c.n_embd))
             x = x + block.proj(gelu_new(block.fc(block.ln_2(x))))

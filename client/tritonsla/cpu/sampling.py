@@ -5,9 +5,11 @@ Semantics follow TensorRT-LLM's sampling config where it defines them:
   greedy too (TensorRT-LLM rejects it; clients often send it meaning greedy).
 - `random_seed` defaults to 0, as in TensorRT-LLM: unseeded sampling is reproducible. Each
   request owns its generator, so batching never changes which numbers a request draws.
-- Order: temperature, then repetition / presence / frequency penalties over every token of the
-  sequence (prompt and output), then `min_length` (end_id banned until that many tokens were
-  generated) and `bad_words`; then top-k, then top-p within the top-k, renormalised.
+- Order: temperature (when sampling; it cannot change a greedy choice), then repetition /
+  presence / frequency penalties over every token of the sequence (prompt and output), then
+  `min_length` (end_id banned until that many tokens were generated) and `bad_words` (a word's
+  last token is banned when the sequence ends with the rest of it); then top-k, then top-p
+  within the top-k, renormalised.
 - Log-probs are those of the processed distribution (after temperature and penalties, before
   top-k / top-p truncation).
 """
