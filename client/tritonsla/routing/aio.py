@@ -44,10 +44,16 @@ from tritonsla.routing.transport import ReplicaDown, as_server_exception, connec
 
 
 class _Channels:
-    """One asyncio client per replica, opened on first use; dropped when its replica fails."""
+    """One asyncio client per replica, opened on first use.
+
+    A failed replica's client is retired, not closed: closing a channel cancels every call on
+    it, and other requests still on that channel must end with their own (typed) errors.
+    Retired clients are closed with the AsyncSlaClient.
+    """
 
     def __init__(self) -> None:
         self._clients: dict[str, aioclient.InferenceServerClient] = {}
+        self._retired: list[aioclient.InferenceServerClient] = []
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def get(self, address: str, connect_timeout: float) -> aioclient.InferenceServerClient:
@@ -62,14 +68,17 @@ class _Channels:
                 self._clients[address] = client
             return client
 
-    async def drop(self, address: str) -> None:
+    def retire(self, address: str) -> None:
         client = self._clients.pop(address, None)
         if client is not None:
-            await client.close()
+            self._retired.append(client)
 
     async def close(self) -> None:
-        for address in list(self._clients):
-            await self.drop(address)
+        clients = [*self._clients.values(), *self._retired]
+        self._clients.clear()
+        self._retired.clear()
+        for client in clients:
+            await client.close()
 
 
 class AsyncSlaClient:
@@ -197,7 +206,7 @@ class AsyncSlaClient:
                 self.router.finished(decision, None)
                 if isinstance(error, ReplicaDown):
                     self.router.replica_failed(decision.replica)
-                    await self._channels.drop(decision.replica.address)
+                    self._channels.retire(decision.replica.address)
                 tried.add(decision.replica.address)
                 if recorder.chunks or call.remaining_s() <= 0:
                     raise failed(error, recorder) from None

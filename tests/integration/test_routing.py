@@ -1,0 +1,423 @@
+"""The routing SDK against real tritonservers: streaming, routing, admission, replicas, failures.
+
+Servers come from the shared fixtures (`cpu_server`: deploy/cpu.yaml; `serve`: variants) or,
+where the server's log must be read (cancellation), from the same launcher with verbose logging.
+Realtime-only deployments start in seconds and back the replica tests. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import tritonclient.grpc as grpcclient
+import yaml
+
+from tests.integration.conftest import CPU_DEPLOY, ROOT, ServedDeployment
+from tritonsla.errors import ServerError
+from tritonsla.repo.pipeline import render
+from tritonsla.routing import (
+    AsyncSlaClient,
+    DeadlineUnmeetableError,
+    FirstTokenTimeoutError,
+    GenerationResult,
+    Replica,
+    RequestError,
+    SlaClient,
+    StreamBrokenError,
+    Timeout,
+)
+from tritonsla.server.command import ServerOptions
+from tritonsla.server.ports import free_ports
+from tritonsla.server.process import TritonServer
+
+pytestmark = pytest.mark.integration
+T = TypeVar("T")
+
+PROMPT = "Once upon a time"
+
+
+def replica(served: ServedDeployment) -> Replica:
+    return Replica(served.endpoints.grpc_address, served.endpoints.metrics_url)
+
+
+def client_of(*served: ServedDeployment, **options) -> SlaClient:
+    return SlaClient.from_deployment(
+        served[0].deployment, replicas=[replica(s) for s in served], **options
+    )
+
+
+def inference_count(address: str, model: str) -> int:
+    """Requests `model` finished (success + failure), from the statistics API."""
+    client = grpcclient.InferenceServerClient(address)
+    try:
+        stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
+    finally:
+        client.close()
+    counts = stats["inference_stats"]
+    return sum(int(counts.get(kind, {}).get("count", 0)) for kind in ("success", "fail"))
+
+
+def realtime_only_deploy(folder: Path) -> Path:
+    """deploy/cpu.yaml reduced to its realtime class, paths made absolute (starts in seconds)."""
+    data = yaml.safe_load(CPU_DEPLOY.read_text())
+    data["profiles"] = ["realtime"]
+    data["overrides"] = {"realtime": data["overrides"]["realtime"]}
+    data["profiles_dir"] = str(ROOT / "profiles")
+    for key in ("checkpoint", "tokenizer"):
+        data["model"][key] = str((CPU_DEPLOY.parent / data["model"][key]).resolve())
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "realtime.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def fork_safe(start: Callable[[], T]) -> T:
+    """start(), once more if the server child died of gRPC's fork handlers before exec.
+
+    Spawning with a preexec_fn while this process uses gRPC can abort the child ("epoll_wait
+    error: Bad file descriptor"); reported to the launcher's owner. Any other failure raises.
+    """
+    try:
+        return start()
+    except ServerError as error:
+        if "epoll_wait error" not in str(error):
+            raise
+        return start()
+
+
+@contextmanager
+def running(server: TritonServer) -> Iterator[TritonServer]:
+    """A started server (fork_safe), always stopped."""
+    fork_safe(server.start)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+# --- streaming, routing, admission (deploy/cpu.yaml) ---------------------------------------------
+def test_stream_arrives_token_by_token_with_ttft(cpu_server):
+    seen_ns: list[int] = []
+    with client_of(cpu_server) as client:
+        with client.stream(PROMPT, sla="realtime", max_tokens=24) as chunks:
+            for chunk in chunks:
+                seen_ns.append(time.perf_counter_ns())
+                assert chunk.arrival_ns <= seen_ns[-1]
+        result = chunks.result
+
+    assert result.ok and result.streamed
+    assert (result.sla, result.model) == ("realtime", "realtime_tensorrt_llm_bls")
+    assert result.replica == cpu_server.endpoints.grpc_address
+    assert len(result.chunks) > 1
+    assert seen_ns[0] < result.end_ns  # the first chunk reached the caller before the end
+    arrivals = [chunk.arrival_ns for chunk in result.chunks]
+    assert arrivals == sorted(arrivals)
+    assert result.send_ns < result.first_token_ns == arrivals[0] <= arrivals[-1] <= result.end_ns
+    assert result.ttft_s > 0 and len(result.itl_s) == len(result.chunks) - 1
+    assert result.text == "".join(chunk.text for chunk in result.chunks) != ""
+    assert result.output_tokens == len(result.chunks)
+    assert result.triton_priority == 2  # realtime's default level: 2 levels, "normal"
+
+
+def test_routing_reaches_the_models_its_classes_call_for(cpu_server):
+    address = cpu_server.endpoints.grpc_address
+    models = (
+        "realtime_tensorrt_llm_bls",
+        "interactive_tensorrt_llm_bls",
+        "batch_tensorrt_llm_bls",
+        "batch_ensemble",
+    )
+    before = {model: inference_count(address, model) for model in models}
+
+    async def run() -> list[GenerationResult]:
+        async with AsyncSlaClient.from_deployment(
+            cpu_server.deployment, replicas=[replica(cpu_server)]
+        ) as client:
+            return await asyncio.gather(
+                client.generate(PROMPT, deadline_s=5.0, max_tokens=8),  # only realtime meets it
+                client.generate(PROMPT, priority="high", max_tokens=8),  # default class
+                client.generate(PROMPT, deadline_s=30.0, max_tokens=8),  # interactive: 8 s
+                client.generate(PROMPT, priority="low", max_tokens=8, stream=False),  # batch work
+                client.generate(PROMPT, model="batch_ensemble", max_tokens=8),  # fixed model
+            )
+
+    results = asyncio.run(run())
+    time.sleep(0.3)  # the statistics count a request once it is released
+
+    assert [r.sla for r in results] == ["realtime", "interactive", "interactive", "batch", "batch"]
+    assert [r.triton_priority for r in results] == [2, 1, 2, 0, 0]
+    assert results[0].timeout_us == 2_000_000  # 5 s deadline clamped to realtime's ceiling
+    assert results[2].timeout_us == 10_000_000 and results[3].timeout_us is None
+    whole = results[3]
+    assert len(whole.chunks) == 1 and not whole.streamed
+    assert whole.output_tokens is not None and whole.output_tokens > 0  # by the tokenizer
+    delta = {model: inference_count(address, model) - before[model] for model in models}
+    assert delta == {
+        "realtime_tensorrt_llm_bls": 1,
+        "interactive_tensorrt_llm_bls": 2,
+        "batch_tensorrt_llm_bls": 1,
+        "batch_ensemble": 1,
+    }
+
+
+def test_unmeetable_deadline_is_rejected_before_the_engine(cpu_server):
+    address = cpu_server.endpoints.grpc_address
+    watched = ("realtime_tensorrt_llm_bls", "realtime_preprocessing", "realtime_tensorrt_llm")
+    with client_of(cpu_server) as client:
+        for _ in range(3):  # the client learns realtime's typical latency
+            client.generate(PROMPT, sla="realtime", max_tokens=16)
+        time.sleep(0.3)
+        before = {model: inference_count(address, model) for model in watched}
+
+        with pytest.raises(DeadlineUnmeetableError, match="the request was not sent") as caught:
+            client.generate(PROMPT, sla="realtime", max_tokens=16, deadline_s=0.0005)
+
+        assert caught.value.estimate_ms > caught.value.deadline_ms == 0.5
+        assert caught.value.result is None  # no attempt was made
+        time.sleep(0.3)
+        assert {model: inference_count(address, model) for model in watched} == before
+
+
+def test_realtime_keeps_its_slo_while_batch_is_saturated(cpu_server):
+    slo = cpu_server.deployment.profiles["realtime"].slo
+    batch_size = cpu_server.deployment.profiles["batch"].batching.max_batch_size
+    workers = batch_size + batch_size // 2  # more in flight than the batch endpoint can batch
+
+    async def realtime(client: AsyncSlaClient, count: int) -> tuple[list[float], list[float]]:
+        ttft: list[float] = []
+        itl: list[float] = []
+        for _ in range(count):
+            result = await client.generate(PROMPT, sla="realtime", max_tokens=16)
+            ttft.append(result.ttft_s * 1000)
+            itl.extend(gap * 1000 for gap in result.itl_s)
+        return ttft, itl
+
+    async def run() -> tuple[list[float], list[float], float, float]:
+        async with AsyncSlaClient.from_deployment(
+            cpu_server.deployment, replicas=[replica(cpu_server)]
+        ) as client:
+            stop = asyncio.Event()
+            batch_endpoint = client.router.table.endpoint("batch")
+            server = batch_endpoint.replicas[0]
+
+            async def batch_worker() -> None:
+                while not stop.is_set():
+                    await client.generate(
+                        PROMPT * 8, sla="batch", max_tokens=128, stream=False, timeout=120
+                    )
+
+            tasks = [asyncio.create_task(batch_worker()) for _ in range(workers)]
+            try:
+                await asyncio.sleep(1.0)
+                ttft, itl = await realtime(client, 20)
+                outstanding = client.router.load.outstanding(server, batch_endpoint)
+                pending = client.router.load.load(server, batch_endpoint).pending
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks)
+            return ttft, itl, outstanding, pending
+
+    ttft, itl, outstanding, pending = asyncio.run(run())
+    print(
+        f"realtime under batch saturation: TTFT p95 {p95(ttft):.1f} ms (SLO {slo.ttft_ms}), "
+        f"ITL p95 {p95(itl):.1f} ms (SLO {slo.itl_ms}); batch in flight {outstanding}, "
+        f"batch pending on the server {pending}"
+    )
+    assert outstanding > batch_size  # the batch endpoint had more work than it could batch
+    assert p95(ttft) <= slo.ttft_ms
+    assert p95(itl) <= slo.itl_ms
+
+
+def test_first_token_timeout_is_typed_and_the_client_stays_usable(cpu_server):
+    with client_of(cpu_server) as client:
+        with pytest.raises(FirstTokenTimeoutError, match="first_token timeout") as caught:
+            client.generate(
+                PROMPT, sla="realtime", max_tokens=64, timeout=Timeout(10, first_token=1e-6)
+            )
+        assert caught.value.result.chunks == ()
+        assert client.generate(PROMPT, sla="realtime", max_tokens=4).ok
+
+
+def test_cli_generate_streams_the_answer(cpu_server, capsys):
+    import argparse
+
+    from rich.console import Console
+
+    from tritonsla.cli import generate_cmd
+
+    parser = argparse.ArgumentParser(prog="tritonsla")
+    generate_cmd.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        [
+            "generate",
+            "--deploy",
+            str(CPU_DEPLOY),
+            "--sla",
+            "realtime",
+            "--max-tokens",
+            "8",
+            "--url",
+            cpu_server.endpoints.grpc_address,
+            PROMPT,
+        ]
+    )
+    assert args.handler(args, Console(force_terminal=False)) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() != ""
+    assert f"realtime_tensorrt_llm_bls on {cpu_server.endpoints.grpc_address}: TTFT" in err
+    assert "tokens/s" in err
+
+
+# --- cancellation (server log) -------------------------------------------------------------------
+CANCELLED = "Issuing cancellation"
+
+
+def wait_for_log(log: Path, start: int, text: str, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace")[start:]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_closing_a_stream_or_cancelling_a_task_cancels_on_the_server(tmp_path):
+    result = render(realtime_only_deploy(tmp_path), tmp_path / "repo")
+    http, grpc, metrics = free_ports(3)
+    options = ServerOptions(
+        model_repository=tmp_path / "repo",
+        http_port=http,
+        grpc_port=grpc,
+        metrics_port=metrics,
+        log_verbose=1,
+    )
+    log = tmp_path / "tritonserver.log"
+    with running(TritonServer(options, log_file=log, startup_timeout=180)) as server:
+        address = server.endpoints.grpc_address
+        with SlaClient.from_deployment(result.deployment, replicas=[address]) as client:
+            mark = len(log.read_text(errors="replace"))
+            assert client.generate(PROMPT, max_tokens=8).ok
+            assert not wait_for_log(log, mark, CANCELLED, timeout=1.0)  # finished: not cancelled
+
+            mark = len(log.read_text(errors="replace"))
+            with client.stream(PROMPT, sla="realtime", max_tokens=400) as chunks:
+                for index, _ in enumerate(chunks):
+                    if index == 2:
+                        break
+            assert wait_for_log(log, mark, CANCELLED)
+
+        async def cancel_task() -> int:
+            async with AsyncSlaClient.from_deployment(
+                result.deployment, replicas=[address]
+            ) as aclient:
+                received: list[str] = []
+
+                async def consume() -> None:
+                    async with aclient.stream(PROMPT, sla="realtime", max_tokens=400) as stream:
+                        async for chunk in stream:
+                            received.append(chunk.text)
+
+                task = asyncio.create_task(consume())
+                while len(received) < 3 and not task.done():
+                    await asyncio.sleep(0.001)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                return len(received)
+
+        mark = len(log.read_text(errors="replace"))
+        assert asyncio.run(cancel_task()) >= 3
+        assert wait_for_log(log, mark, CANCELLED)
+
+
+# --- replicas ------------------------------------------------------------------------------------
+def test_traffic_spreads_over_two_replicas(serve, tmp_path):
+    deploy = realtime_only_deploy(tmp_path / "deploy")
+    first, second = (fork_safe(lambda: serve(deploy=deploy)) for _ in range(2))
+    model = "realtime_tensorrt_llm_bls"
+    with client_of(first, second) as client:
+        results = [client.generate(PROMPT, max_tokens=8) for _ in range(12)]
+
+    used = {r.replica for r in results}
+    assert used == {first.endpoints.grpc_address, second.endpoints.grpc_address}
+    assert all(r.ok and r.sla == "realtime" for r in results)
+    time.sleep(0.3)
+    counts = [inference_count(s.endpoints.grpc_address, model) for s in (first, second)]
+    assert sum(counts) == 12 and min(counts) >= 3
+
+
+def test_killing_a_replica_mid_run_fails_over_or_fails_typed(serve, tmp_path):
+    deploy = realtime_only_deploy(tmp_path / "deploy")
+    survivor, victim = (fork_safe(lambda: serve(deploy=deploy)) for _ in range(2))
+    total, concurrency = 40, 6
+
+    async def run() -> tuple[list[GenerationResult | RequestError], int]:
+        async with AsyncSlaClient.from_deployment(
+            survivor.deployment,
+            replicas=[replica(survivor), replica(victim)],
+            timeout=Timeout(20.0, connect=2.0),
+        ) as client:
+            slots = asyncio.Semaphore(concurrency)
+            finished = 0
+            killed = asyncio.Event()
+
+            async def one(index: int) -> GenerationResult | RequestError:
+                nonlocal finished
+                async with slots:
+                    try:
+                        return await client.generate(PROMPT, max_tokens=48, stream=index % 2 == 0)
+                    except RequestError as error:
+                        return error
+                    finally:
+                        finished += 1
+                        if finished == total // 4 and not killed.is_set():
+                            os.killpg(victim.server.pid, signal.SIGKILL)
+                            killed.set()
+
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*(one(i) for i in range(total))), timeout=90
+            )
+            down = not client.router.health.is_up(victim.endpoints.grpc_address)
+            return outcomes, down
+
+    outcomes, victim_down = asyncio.run(run())
+    errors = [o for o in outcomes if isinstance(o, RequestError)]
+    print(f"{total - len(errors)} ok, errors: {[type(e).__name__ for e in errors]}")
+    assert all(isinstance(o, GenerationResult | RequestError) for o in outcomes)  # none hung
+    for error in errors:  # only streams that had delivered chunks may fail, and typed
+        assert isinstance(error, StreamBrokenError) and error.chunks
+        assert error.result is not None and error.result.chunks == error.chunks
+    whole = [o for index, o in enumerate(outcomes) if index % 2 == 1]
+    assert all(isinstance(o, GenerationResult) and o.ok for o in whole)  # failed over
+    assert victim_down
+    late = outcomes[total // 2 :]  # sent after the kill
+    assert all(
+        isinstance(o, GenerationResult) and o.replica == survivor.endpoints.grpc_address
+        for o in late
+    )
+
+
+def test_sync_requests_fail_over_when_a_replica_refuses(serve, tmp_path):
+    deploy = realtime_only_deploy(tmp_path / "deploy")
+    survivor, victim = (fork_safe(lambda: serve(deploy=deploy)) for _ in range(2))
+    with client_of(victim, survivor) as client:
+        assert client.generate(PROMPT, max_tokens=4).ok
+        os.killpg(victim.server.pid, signal.SIGKILL)
+        victim.server.stop()  # reaps it: the port now refuses connections
+        results = [client.generate(PROMPT, max_tokens=4, stream=False) for _ in range(4)]
+
+    assert all(r.ok and r.replica == survivor.endpoints.grpc_address for r in results)
+    assert max(r.attempts for r in results) <= 2
