@@ -13,18 +13,28 @@ import asyncio
 import csv
 import json
 import os
+import resource
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.grpc.aio as aioclient
+from tritonclient.utils import InferenceServerException
+
 from tritonsla.assets import write_default_model
 from tritonsla.bench.benchmark import BenchOptions, prepare, run_benchmark
-from tritonsla.bench.schedule import Concurrent, Limits
+from tritonsla.bench.records import RequestRecord
+from tritonsla.bench.result import RunResult
+from tritonsla.bench.runner import run_once
+from tritonsla.bench.schedule import Concurrent, Limits, Slot
 from tritonsla.bench.summary import RunSummary
-from tritonsla.bench.workload import TokenLengths
+from tritonsla.bench.workload import BenchRequest, PromptEntry, PromptFile, TokenLengths, Workload
 from tritonsla.repo.pipeline import render
 from tritonsla.server import Endpoints, ServerOptions, TritonServer, free_ports
 
@@ -34,7 +44,7 @@ PERF_ANALYZER_SH = ROOT / "tools" / "perf_analyzer.sh"
 DELAY_S = 0.02
 PROMPT = " the model is a test of the system and the answer is in the data" * 2
 
-_MODEL_PY = '''
+_MODEL_PY = """
 import json
 import time
 
@@ -56,7 +66,7 @@ class TritonPythonModel:
             output = pb_utils.Tensor("text_output", text.astype(np.object_))
             responses.append(pb_utils.InferenceResponse(output_tensors=[output]))
         return responses
-'''
+"""
 
 _CONFIG = """name: "{name}"
 backend: "python"
@@ -124,11 +134,14 @@ def perf_analyzer_env() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Measured:
-    """Request rate and latency percentiles (ms) of one generator at one load."""
+    """perf_analyzer's request rate and latency percentiles (ms) at one load."""
 
     requests_per_s: float
-    p50_ms: float
-    p99_ms: float
+    ttft_p50: float
+    ttft_p99: float
+    e2e_p50: float
+    e2e_p99: float
+    cpu_ms_per_request: float
 
 
 def perf_analyzer(
@@ -142,13 +155,18 @@ def perf_analyzer(
     window_ms: int = 5000,
     stability_pct: int = 10,
 ) -> Measured:
-    """perf_analyzer at `concurrency` (async gRPC); latency is the first response's when the
-    model is decoupled (perf_analyzer's rule), the whole request's otherwise."""
+    """perf_analyzer at `concurrency` (async gRPC): the request rate from its report, latencies
+    from its per-request timestamps (--profile-export-file): first and last response.
+
+    Its summary line says a decoupled model's latency is the first response's, yet its numbers
+    match the last response's timestamps; the export holds both, so both are taken from there.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "input.json"
         row = {"text_input": [PROMPT], "max_tokens": [max_tokens], "stream": [streaming]}
         data.write_text(json.dumps({"data": [row]}))
         report = Path(tmp) / "report.csv"
+        export = Path(tmp) / "export.json"
         argv = [
             str(ROOT / ".venv" / "bin" / "perf_analyzer"),
             "-m", model,
@@ -161,19 +179,34 @@ def perf_analyzer(
             "--stability-percentage", str(stability_pct),
             "--max-trials", "20",
             "-f", str(report),
+            "--profile-export-file", str(export),
         ]  # fmt: skip
         if streaming:
             argv.append("--streaming")
+        before = client_cpu_s(resource.RUSAGE_CHILDREN)
         done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        cpu_s = client_cpu_s(resource.RUSAGE_CHILDREN) - before
         if done.returncode != 0:
             raise PerfAnalyzerUnavailable(f"perf_analyzer failed: {done.stdout}{done.stderr}")
         with report.open() as handle:
-            row = next(csv.DictReader(handle))
-    return Measured(
-        float(row["Inferences/Second"]),
-        float(row["p50 latency"]) / 1000,
-        float(row["p99 latency"]) / 1000,
-    )
+            rate = float(next(csv.DictReader(handle))["Inferences/Second"])
+        requests = json.loads(export.read_text())["experiments"][0]["requests"]
+    first, last = [], []
+    for request in requests:
+        stamps = request["response_timestamps"]
+        if stamps:
+            first.append((stamps[0] - request["timestamp"]) / 1e6)
+            last.append((stamps[-1] - request["timestamp"]) / 1e6)
+    ttft = np.percentile(first, [50, 99])
+    e2e = np.percentile(last, [50, 99])
+    cpu_ms = cpu_s * 1000 / len(requests)
+    return Measured(rate, float(ttft[0]), float(ttft[1]), float(e2e[0]), float(e2e[1]), cpu_ms)
+
+
+def client_cpu_s(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU seconds of this process (or of its finished children)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- our generator ---------------------------------------------------------------------------
@@ -186,7 +219,7 @@ def ours(
     max_tokens: int = 16,
     duration_s: float = 10.0,
     warmup_s: float = 1.0,
-) -> RunSummary:
+) -> RunResult:
     """`tritonsla bench` at `concurrency` for `duration_s`: a fixed `model`, or class `sla`."""
     with tempfile.TemporaryDirectory() as tmp:
         prompts = Path(tmp) / "prompts.jsonl"
@@ -204,9 +237,73 @@ def ours(
             server_stats=False,
         )
         report = asyncio.run(run_benchmark(prepare(options)))
-    return report.runs[0].summary
+    return report.runs[0]
 
 
 def ratio(a: float | None, b: float | None) -> str:
     """a / b with two decimals, or n/a."""
     return "n/a" if not a or not b else f"{a / b:.2f}"
+
+
+class UnarySender:
+    """A lean sender for the capacity benchmark: one unary gRPC `infer` per request to a fixed
+    non-decoupled model (tritonclient.grpc.aio), no routing. It measures what the scheduler,
+    records and metrics cost apart from the routing SDK's per-request stream."""
+
+    def __init__(self, address: str, model: str) -> None:
+        self.client = aioclient.InferenceServerClient(address)
+        self.model = model
+
+    async def __call__(self, request: BenchRequest, slot: Slot) -> RequestRecord:
+        text = grpcclient.InferInput("text_input", [1, 1], "BYTES")
+        text.set_data_from_numpy(np.array([[request.text.encode()]], dtype=np.object_))
+        tokens = grpcclient.InferInput("max_tokens", [1, 1], "INT32")
+        tokens.set_data_from_numpy(np.array([[request.max_tokens]], dtype=np.int32))
+        sent = time.perf_counter()
+        status, kind, message = "ok", None, None
+        try:
+            await self.client.infer(self.model, [text, tokens])
+        except InferenceServerException as error:
+            status, kind, message = "error", "InferenceServer", str(error)
+        end = time.perf_counter()
+        return RequestRecord(
+            index=request.index,
+            sla=request.sla,
+            endpoint=self.model,
+            warmup=slot.warmup,
+            status=status,  # type: ignore[arg-type]
+            input_tokens=request.input_tokens,
+            max_tokens=request.max_tokens,
+            output_tokens=1 if status == "ok" else 0,
+            scheduled=slot.scheduled,
+            sent=sent,
+            first_token=end if status == "ok" else None,
+            end=end,
+            chunks=(end,) if status == "ok" else (),
+            error_kind=kind,
+            error=message,
+        )
+
+
+def ours_unary(
+    endpoints: Endpoints, model: str, concurrency: int, duration_s: float = 8.0
+) -> RunSummary:
+    """Our scheduler, records and metrics with UnarySender at `concurrency`."""
+
+    async def main() -> RunSummary:
+        sender = UnarySender(endpoints.grpc_address, model)
+        entry = PromptEntry(PROMPT, None, 16, "realtime")
+        workload = Workload(PromptFile(Path("inline"), (entry,)), TokenLengths(16))
+        try:
+            run = await run_once(
+                Concurrent(concurrency),
+                Limits(duration_s=duration_s, warmup_s=1.0),
+                workload,
+                sender,
+                {},
+            )
+        finally:
+            await sender.client.close()
+        return run.summary
+
+    return asyncio.run(main())
