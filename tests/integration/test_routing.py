@@ -348,14 +348,23 @@ def test_traffic_spreads_over_two_replicas(serve, tmp_path):
     deploy = realtime_only_deploy(tmp_path / "deploy")
     first, second = (fork_safe(lambda: serve(deploy=deploy)) for _ in range(2))
     model = "realtime_tensorrt_llm_bls"
-    with client_of(first, second) as client:
+    addresses = [first.endpoints.grpc_address, second.endpoints.grpc_address]
+    # the first replica's load comes from its metrics, the second's from the statistics API
+    replicas = [replica(first), addresses[1]]
+    with SlaClient.from_deployment(first.deployment, replicas=replicas) as client:
         results = [client.generate(PROMPT, max_tokens=8) for _ in range(12)]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(
+            client.router.load.last_poll(address) for address in addresses
+        ):
+            time.sleep(0.05)
+        polled = [client.router.load.last_poll(address) for address in addresses]
 
-    used = {r.replica for r in results}
-    assert used == {first.endpoints.grpc_address, second.endpoints.grpc_address}
+    assert {r.replica for r in results} == set(addresses)
     assert all(r.ok and r.sla == "realtime" for r in results)
+    assert all(polled)
     time.sleep(0.3)
-    counts = [inference_count(s.endpoints.grpc_address, model) for s in (first, second)]
+    counts = [inference_count(address, model) for address in addresses]
     assert sum(counts) == 12 and min(counts) >= 3
 
 

@@ -52,8 +52,8 @@ class CallOptions(TypedDict, total=False):
     sets Triton's queue timeout and bounds the call. max_tokens: tokens to generate (default
     64). stream: one response per token(s) (default True) or one response. allow_spill: a
     looser class may take the request when its own cannot meet the deadline. temperature,
-    top_k, top_p, random_seed, end_id, stop_words: sampling inputs (model defaults when
-    absent). request_id: Triton request id (a fresh uuid when absent). model: a fixed Triton
+    top_k, top_p, random_seed, end_id, stop_words, bad_words: sampling inputs (model defaults
+    when absent). request_id: Triton request id (a fresh uuid when absent). model: a fixed Triton
     model (e.g. "batch_ensemble"), bypassing routing and admission. url: a fixed replica
     (`host:grpc_port`). timeout: a Timeout, or seconds for every phase.
     """
@@ -70,6 +70,7 @@ class CallOptions(TypedDict, total=False):
     random_seed: int | None
     end_id: int | None
     stop_words: Sequence[str] | None
+    bad_words: Sequence[str] | None
     request_id: str | None
     model: str | None
     url: str | None
@@ -92,6 +93,7 @@ def make_call(prompt: str, default_timeout: Timeout, **options: Unpack[CallOptio
     if deadline_s is not None and not deadline_s > 0:
         raise ValueError(f"`deadline_s` must be > 0 seconds; got {deadline_s!r}")
     stop_words = options.get("stop_words")
+    bad_words = options.get("bad_words")
     sampling = Sampling(
         temperature=options.get("temperature"),
         top_k=options.get("top_k"),
@@ -99,6 +101,7 @@ def make_call(prompt: str, default_timeout: Timeout, **options: Unpack[CallOptio
         random_seed=options.get("random_seed"),
         end_id=options.get("end_id"),
         stop_words=None if stop_words is None else tuple(stop_words),
+        bad_words=None if bad_words is None else tuple(bad_words),
     )
     max_tokens = options.get("max_tokens", DEFAULT_MAX_TOKENS)
     request = GenerateRequest(

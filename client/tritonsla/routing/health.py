@@ -59,11 +59,6 @@ class HealthBoard:
         with self._lock:
             return [address for address, down in self._down.items() if down.next_probe <= now]
 
-    def next_probe(self, address: str) -> float | None:
-        """When `address` is probed next; None when it is up."""
-        down = self._down.get(address)
-        return None if down is None else down.next_probe
-
 
 def probe_ready(address: str, timeout: float) -> bool:
     """True when the server at `address` answers gRPC ServerReady with ready."""

@@ -124,6 +124,7 @@ class LoadBoard:
         self._outstanding: dict[tuple[str, str], int] = {}
         self._load: dict[tuple[str, str], EndpointLoad] = {}
         self._counters: dict[str, dict[str, Counters]] = {}
+        self._polled_at: dict[str, float] = {}
         self._turn = 0
 
     def begin(self, replica: Replica, endpoint: Endpoint) -> None:
@@ -164,12 +165,21 @@ class LoadBoard:
                 best, best_score = replica, score
         return best
 
+    def last_poll(self, address: str) -> float | None:
+        """time.monotonic() of the latest successful poll of `address`; None before any."""
+        return self._polled_at.get(address)
+
     def record(
-        self, replica: Replica, endpoints: Iterable[Endpoint], counters: dict[str, Counters]
+        self,
+        replica: Replica,
+        endpoints: Iterable[Endpoint],
+        counters: dict[str, Counters],
+        now: float,
     ) -> None:
         """Store a poll of `replica` and derive each endpoint's load from the previous one."""
         before = self._counters.get(replica.address, {})
         self._counters[replica.address] = counters
+        self._polled_at[replica.address] = now
         for endpoint in endpoints:
             load = endpoint_load(endpoint.pipeline_models, before, counters)
             self._load[(replica.address, endpoint.sla)] = load

@@ -55,7 +55,8 @@ class Monitor:
             self._polled[replica.address] = now
             counters = self._poll(replica)
             if counters is not None:
-                self.router.load.record(replica, self.router.table.endpoints.values(), counters)
+                endpoints = self.router.table.endpoints.values()
+                self.router.load.record(replica, endpoints, counters, now)
 
     def _poll(self, replica: Replica) -> dict[str, Counters] | None:
         """The replica's counters from its metrics URL, else the statistics API; None on error."""

@@ -15,6 +15,11 @@ CPU_DEPLOY = ROOT / "deploy" / "cpu.yaml"
 
 
 @pytest.fixture(scope="session")
+def cpu_deploy() -> Path:
+    return CPU_DEPLOY
+
+
+@pytest.fixture(scope="session")
 def deployment() -> Deployment:
     return load_deployment(CPU_DEPLOY)
 

@@ -122,7 +122,9 @@ def test_server_pending_counts_when_other_clients_queue_there(table):
     endpoint = table.endpoint("realtime")
     busy, idle = endpoint.replicas
     metrics = {"realtime_tensorrt_llm_bls": Counters(pending=5, queue_us=0.0, completed=0)}
-    board.record(busy, table.endpoints.values(), metrics)
+    assert board.last_poll(busy.address) is None
+    board.record(busy, table.endpoints.values(), metrics, now=12.5)
+    assert board.last_poll(busy.address) == 12.5
     board.begin(idle, endpoint)
     board.begin(idle, endpoint)
 
