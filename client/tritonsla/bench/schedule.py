@@ -13,6 +13,7 @@ omission). In a closed loop the scheduled time is the moment a worker is free to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
 import time
@@ -28,6 +29,8 @@ from tritonsla.errors import ConfigError
 T = TypeVar("T")
 Clock = Callable[[], float]
 SOURCE = "load strategy"
+CLOSED_LOOP_TICK_S = 0.05
+"""How often a closed loop checks its limits while every worker waits for an answer."""
 
 
 class LoadStrategy(ABC):
@@ -242,17 +245,25 @@ class Planner:
         if not warmup:
             if self.measure_start is None:
                 self.measure_start = scheduled
-            over_count = lim.requests is not None and self.measured >= lim.requests
-            over_time = (
-                lim.duration_s is not None and scheduled - self.measure_start >= lim.duration_s
-            )
-            if over_count or over_time:
-                self.done = True
+            if self.finished(scheduled):
                 return None
             self.measured += 1
         slot = Slot(self.issued, scheduled, warmup)
         self.issued += 1
         return slot
+
+    def finished(self, now: float) -> bool:
+        """True once no further slot will be issued: the count is reached or the time is up."""
+        lim = self.limits
+        if not self.done:
+            over_count = lim.requests is not None and self.measured >= lim.requests
+            over_time = (
+                lim.duration_s is not None
+                and self.measure_start is not None
+                and now - self.measure_start >= lim.duration_s
+            )
+            self.done = over_count or over_time
+        return self.done
 
 
 @dataclass(frozen=True)
@@ -323,7 +334,10 @@ async def schedule(
             else:
                 for _ in range(strategy.concurrency):  # type: ignore[attr-defined]
                     start(worker())
-                await stopped.wait()
+                # workers are busy when the limits are reached: notice it without them
+                while not stopped.is_set() and not planner.finished(clock()):
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stopped.wait(), CLOSED_LOOP_TICK_S)
             if running:
                 _, late = await asyncio.wait(set(running), timeout=limits.drain_s)
                 for task in late:
