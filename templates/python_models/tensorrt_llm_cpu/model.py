@@ -8,11 +8,13 @@ must be decoupled; execute() only queues requests and returns None.
 
 import itertools
 import json
+import threading
 from functools import partial
 
 import triton_python_backend_utils as pb_utils
 
 from tritonsla.cpu.engine import Engine
+from tritonsla.cpu.engine_metrics import EngineMetrics
 from tritonsla.cpu.errors import QueueFullError
 from tritonsla.cpu.request import FinishReason
 from tritonsla.cpu.triton_config import settings_from_model_config
@@ -31,7 +33,17 @@ class TritonPythonModel:
         self.exclude_input_in_output = settings.exclude_input_in_output
         self.request_ids = itertools.count()
         self.engine = Engine(settings.engine)
+        labels = {"model": args["model_name"], "version": args["model_version"]}
+        self.metric_families = []  # must outlive their metrics
+        self.metrics = EngineMetrics(partial(_gauge, self.metric_families), labels)
+        self.metrics_lock = threading.Lock()
         self.engine.start()
+        self.publish()
+
+    def publish(self):
+        """Show the engine's current load on the metrics endpoint."""
+        with self.metrics_lock:
+            self.metrics.publish(self.engine.stats())
 
     def execute(self, requests):
         for request in requests:
@@ -45,7 +57,7 @@ class TritonPythonModel:
                 generation = request_from_tensors(
                     next(self.request_ids),
                     tensors,
-                    partial(_respond, sender),
+                    partial(_respond, sender, self.publish),
                     exclude_input_in_output=self.exclude_input_in_output,
                     is_cancelled=sender.is_cancelled,
                 )
@@ -54,14 +66,22 @@ class TritonPythonModel:
                 _send_error(sender, str(exc), pb_utils.TritonError.UNAVAILABLE)
             except TritonSlaError as exc:
                 _send_error(sender, str(exc), pb_utils.TritonError.INVALID_ARG)
+        self.publish()
         return None
 
     def finalize(self):
         self.engine.stop()
 
 
-def _respond(sender, event):
+def _gauge(families, name, description, labels):
+    families.append(pb_utils.MetricFamily(name, description, pb_utils.MetricFamily.GAUGE))
+    return families[-1].Metric(labels=labels)
+
+
+def _respond(sender, publish, event):
     """Send one engine event (called from the engine thread)."""
+    if event.final or event.finish_reason is not None:
+        publish()
     if event.finish_reason is FinishReason.CANCELLED:
         sender.send(flags=FINAL)
     elif event.error is not None:
