@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tritonsla.assets import write_default_model
 from tritonsla.profiles.loading import Deployment
@@ -32,6 +33,23 @@ class ServedDeployment:
     @property
     def endpoints(self) -> Endpoints:
         return self.server.endpoints
+
+
+def variant_deploy(folder: Path, profiles: list[str], overrides: dict | None = None) -> Path:
+    """A deploy file like deploy/cpu.yaml serving only `profiles`, with `overrides` replacing
+    the shipped ones (absolute paths, so it can live anywhere)."""
+    data = yaml.safe_load(CPU_DEPLOY.read_text())
+    data["profiles"] = profiles
+    data["profiles_dir"] = str(ROOT / "profiles")
+    data["model"]["checkpoint"] = data["model"]["tokenizer"] = str(ROOT / "assets" / "tiny-gpt2")
+    data["overrides"] = {
+        name: {**data["overrides"].get(name, {}), **(overrides or {}).get(name, {})}
+        for name in profiles
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "deploy.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 @contextmanager

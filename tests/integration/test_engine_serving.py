@@ -1,0 +1,115 @@
+"""The CPU engine under pressure, through the real server: KV exhaustion queues, a full queue
+rejects cleanly, a cancelled stream frees its slot, and the engine's gauges show it."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import tritonclient.grpc as grpcclient
+
+from tests.integration.conftest import variant_deploy
+from tests.integration.grpc_helpers import generate, text_inputs
+
+pytestmark = pytest.mark.integration
+PROMPT = "Twelve little words make a prompt that is long enough to fill a few cache blocks"
+
+
+def engine_gauges(metrics_url: str, model: str) -> dict[str, float]:
+    """The tritonsla_engine_* gauges of `model` from Triton's metrics endpoint."""
+    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    pattern = re.compile(rf'^(tritonsla_engine_\w+)\{{model="{model}",[^}}]*\}} (\S+)$', re.M)
+    return {name: float(value) for name, value in pattern.findall(text)}
+
+
+def wait_for(predicate, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_kv_exhaustion_queues_instead_of_failing(serve, tmp_path):
+    # 8 requests of ~18 + 96 tokens need ~8 x 4 = 32 blocks; the cache holds 8 blocks (256
+    # tokens): at most two run at once, the rest wait for blocks. Nothing may fail.
+    overrides = {
+        "batch": {
+            "engine": {"kv_cache": {"max_tokens": 256}, "max_seq_len": 256, "max_input_len": 128}
+        }
+    }
+    served = serve(deploy=variant_deploy(tmp_path / "kv", ["batch"], overrides))
+    url = served.endpoints.grpc_address
+    with ThreadPoolExecutor(8) as pool:
+        results = list(
+            pool.map(
+                lambda i: generate(url, "batch_ensemble", f"{PROMPT} {i}", max_tokens=96), range(8)
+            )
+        )
+    assert [r.error for r in results] == [None] * 8
+    assert all(r.text for r in results)
+    gauges = engine_gauges(served.endpoints.metrics_url, "batch_tensorrt_llm")
+    assert gauges["tritonsla_engine_kv_blocks_free"] == 8
+    assert gauges["tritonsla_engine_active_requests"] == 0
+
+
+def test_full_queue_rejects_cleanly(serve, tmp_path):
+    # realtime: 4 in flight, a queue of 8. Twenty-four long requests at once: the overflow is
+    # answered UNAVAILABLE at once, the admitted ones complete.
+    served = serve(deploy=variant_deploy(tmp_path / "queue", ["realtime"]))
+    url = served.endpoints.grpc_address
+    with ThreadPoolExecutor(24) as pool:
+        results = list(
+            pool.map(
+                lambda i: generate(url, "realtime_ensemble", f"{PROMPT} {i}", max_tokens=128),
+                range(24),
+            )
+        )
+    rejected = [r for r in results if r.error is not None]
+    served_ok = [r for r in results if r.error is None]
+    assert rejected, "nothing was rejected: the queue bound is not enforced"
+    assert len(served_ok) >= 4 + 8 - 4  # the batch and most of the queue were admitted
+    for result in rejected:
+        # a streamed error carries Triton's message, not a gRPC status code
+        assert "Exceeds maximum queue size" in result.error.message(), result.error.message()
+        assert result.texts == []
+    # Triton 2.51 counts a queue rejection inside an ensemble as the ensemble's failure with
+    # reason OTHER, not as REJECTED of the composing model (routers must not rely on REJECTED).
+    text = urllib.request.urlopen(served.endpoints.metrics_url, timeout=10).read().decode()
+    failures = re.search(
+        r'nv_inference_request_failure\{model="realtime_ensemble",reason="OTHER",'
+        r'version="1"\} (\d+)', text
+    )
+    assert failures and int(failures.group(1)) >= len(rejected)
+
+
+def test_cancelled_stream_frees_its_slot(serve, tmp_path):
+    served = serve(deploy=variant_deploy(tmp_path / "cancel", ["realtime"]))
+    url, metrics = served.endpoints.grpc_address, served.endpoints.metrics_url
+    model = "realtime_tensorrt_llm"
+    client = grpcclient.InferenceServerClient(url)
+    arrived: list = []
+    client.start_stream(callback=lambda result, error: arrived.append((result, error)))
+    client.async_stream_infer(
+        "realtime_ensemble",
+        text_inputs(PROMPT, 400, True),
+        request_id=uuid.uuid4().hex,
+        enable_empty_final_response=True,
+    )
+    assert wait_for(lambda: len(arrived) >= 3), "the stream never started"
+    assert wait_for(lambda: engine_gauges(metrics, model)["tritonsla_engine_active_requests"] == 1)
+    used = engine_gauges(metrics, model)["tritonsla_engine_kv_blocks_used"]
+    assert used > 0
+    client.stop_stream(cancel_requests=True)
+    client.close()
+    assert wait_for(lambda: engine_gauges(metrics, model)["tritonsla_engine_active_requests"] == 0)
+    gauges = engine_gauges(metrics, model)
+    assert gauges["tritonsla_engine_kv_blocks_used"] == 0
+    assert gauges["tritonsla_engine_generated_tokens"] < 400
+    after = generate(url, "realtime_ensemble", PROMPT, max_tokens=8)
+    assert after.error is None and after.text
