@@ -31,6 +31,7 @@ from tritonsla.routing import (
     GenerationResult,
     Replica,
     RequestError,
+    ServerRejectedError,
     SlaClient,
     StreamBrokenError,
     Timeout,
@@ -102,6 +103,17 @@ def running(server: TritonServer) -> Iterator[TritonServer]:
         yield server
     finally:
         server.stop()
+
+
+def hard_stop(server: TritonServer) -> None:
+    """SIGKILL the server's group, then reap it.
+
+    After client cancellations or queue-full rejections the BLS model does not unload and a
+    graceful stop waits out Triton's 30 s exit timeout (reported to the BLS owner); tests that
+    cause those end their server this way to keep the suite short.
+    """
+    os.killpg(server.pid, signal.SIGKILL)
+    server.stop()
 
 
 def p95(values: list[float]) -> float:
@@ -281,6 +293,34 @@ def test_cli_generate_streams_the_answer(cpu_server, capsys):
     assert "tokens/s" in err
 
 
+def test_full_queue_answers_are_typed_rejections(serve, tmp_path):
+    served = fork_safe(lambda: serve(deploy=realtime_only_deploy(tmp_path / "deploy")))
+    queue = served.deployment.profiles["realtime"].queue
+    burst = 4 * queue.max_queue_size
+
+    async def run() -> list[GenerationResult | RequestError]:
+        async with AsyncSlaClient.from_deployment(
+            served.deployment, replicas=[replica(served)]
+        ) as client:
+
+            async def one() -> GenerationResult | RequestError:
+                try:
+                    return await client.generate(PROMPT, max_tokens=300)
+                except RequestError as error:
+                    return error
+
+            return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(burst))), 60)
+
+    outcomes = asyncio.run(run())
+    rejected = [o for o in outcomes if isinstance(o, ServerRejectedError)]
+    served_ok = [o for o in outcomes if isinstance(o, GenerationResult)]
+    assert len(rejected) + len(served_ok) == burst
+    assert rejected and served_ok
+    assert all("Exceeds maximum queue size" in str(error) for error in rejected)
+    assert all(error.result.attempts == 1 for error in rejected)  # no other replica to try
+    hard_stop(served.server)
+
+
 # --- cancellation (server log) -------------------------------------------------------------------
 CANCELLED = "Issuing cancellation"
 
@@ -341,6 +381,7 @@ def test_closing_a_stream_or_cancelling_a_task_cancels_on_the_server(tmp_path):
         mark = len(log.read_text(errors="replace"))
         assert asyncio.run(cancel_task()) >= 3
         assert wait_for_log(log, mark, CANCELLED)
+        hard_stop(server)
 
 
 # --- replicas ------------------------------------------------------------------------------------
@@ -424,8 +465,7 @@ def test_sync_requests_fail_over_when_a_replica_refuses(serve, tmp_path):
     survivor, victim = (fork_safe(lambda: serve(deploy=deploy)) for _ in range(2))
     with client_of(victim, survivor) as client:
         assert client.generate(PROMPT, max_tokens=4).ok
-        os.killpg(victim.server.pid, signal.SIGKILL)
-        victim.server.stop()  # reaps it: the port now refuses connections
+        hard_stop(victim.server)  # the port now refuses connections
         results = [client.generate(PROMPT, max_tokens=4, stream=False) for _ in range(4)]
 
     assert all(r.ok and r.replica == survivor.endpoints.grpc_address for r in results)

@@ -166,6 +166,8 @@ class SlaClient:
             try:
                 decision = self.router.decide(call.route, call.pin, frozenset(tried))
             except RequestError as error:
+                if isinstance(last, ServerRejectedError):  # alive but full: say so
+                    raise failed(last, recorder) from None
                 raise failed(error, recorder) from last
             recorder = Recorder(
                 decision, call.request.request_id, call.request.stream, len(tried) + 1
