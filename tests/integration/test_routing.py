@@ -13,6 +13,7 @@ import signal
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -185,6 +186,15 @@ def test_routing_reaches_the_models_its_classes_call_for(cpu_server):
     }
 
 
+def test_one_sync_client_serves_many_threads(cpu_server):
+    with client_of(cpu_server) as client, ThreadPoolExecutor(max_workers=8) as pool:
+        slas = ["realtime", "interactive", "batch"] * 4
+        results = list(pool.map(lambda sla: client.generate(PROMPT, sla=sla, max_tokens=8), slas))
+    assert [r.sla for r in results] == slas
+    assert all(r.ok and r.chunks for r in results)
+    assert len({r.request_id for r in results}) == len(slas)
+
+
 def test_unmeetable_deadline_is_rejected_before_the_engine(cpu_server):
     address = cpu_server.endpoints.grpc_address
     watched = ("realtime_tensorrt_llm_bls", "realtime_preprocessing", "realtime_tensorrt_llm")
@@ -349,20 +359,19 @@ def test_closing_a_stream_or_cancelling_a_task_cancels_on_the_server(tmp_path):
         address = server.endpoints.grpc_address
         with SlaClient.from_deployment(result.deployment, replicas=[address]) as client:
             mark = len(log.read_text(errors="replace"))
-            assert client.generate(PROMPT, max_tokens=8).ok
-            assert not wait_for_log(log, mark, CANCELLED, timeout=1.0)  # finished: not cancelled
-
-            mark = len(log.read_text(errors="replace"))
             with client.stream(PROMPT, sla="realtime", max_tokens=400) as chunks:
                 for index, _ in enumerate(chunks):
                     if index == 2:
                         break
             assert wait_for_log(log, mark, CANCELLED)
 
-        async def cancel_task() -> int:
+        async def run(mark: int) -> int:
             async with AsyncSlaClient.from_deployment(
                 result.deployment, replicas=[address]
             ) as aclient:
+                assert (await aclient.generate(PROMPT, max_tokens=8)).ok
+                assert not wait_for_log(log, mark, CANCELLED, timeout=1.0)  # done: not cancelled
+
                 received: list[str] = []
 
                 async def consume() -> None:
@@ -379,7 +388,7 @@ def test_closing_a_stream_or_cancelling_a_task_cancels_on_the_server(tmp_path):
                 return len(received)
 
         mark = len(log.read_text(errors="replace"))
-        assert asyncio.run(cancel_task()) >= 3
+        assert asyncio.run(run(mark)) >= 3
         assert wait_for_log(log, mark, CANCELLED)
         hard_stop(server)
 

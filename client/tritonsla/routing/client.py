@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
 from typing_extensions import Unpack
 
 from tritonsla.profiles.loading import Deployment, load_deployment
@@ -213,16 +214,22 @@ class SlaClient:
         finished = False
         broken = False
         try:
-            client.start_stream(on_response, stream_timeout=max(call.remaining_s(), 0.001))
-            recorder.sent()
-            client.async_stream_infer(
-                decision.endpoint.model,
-                build_inputs(call.request),
-                request_id=call.request.request_id,
-                enable_empty_final_response=True,
-                priority=decision.triton_priority,
-                timeout=decision.timeout_us,
-            )
+            try:
+                client.start_stream(on_response, stream_timeout=max(call.remaining_s(), 0.001))
+                recorder.sent()
+                client.async_stream_infer(
+                    decision.endpoint.model,
+                    build_inputs(call.request),
+                    request_id=call.request.request_id,
+                    enable_empty_final_response=True,
+                    priority=decision.triton_priority,
+                    timeout=decision.timeout_us,
+                )
+            except InferenceServerException as error:  # the stream failed at once
+                broken = True
+                if not responses.empty():  # the stream's own report names the cause
+                    error = responses.get_nowait()[1] or error
+                raise classify(error, address, recorder.chunks, call.budget_s) from None
             while not finished:
                 remaining = call.remaining_s()
                 wait = remaining if recorder.chunks else min(call.timeout.first_token, remaining)
@@ -240,7 +247,7 @@ class SlaClient:
                 if text is not None:
                     yield recorder.add(text, arrival_ns)
         finally:
-            client.stop_stream(cancel_requests=not finished)
+            client.stop_stream(cancel_requests=True)  # bounded even if the server lingers
             if broken:
                 client.close()
             else:
