@@ -1,8 +1,14 @@
 """The numpy building blocks of GPT-2: linear layers (fp32 or int8 weight-only), layer norm, GELU.
 
+Activations are feature-major: a `[features, tokens]` C-contiguous array, one column per token.
+Every dense layer is then a single `W @ X` GEMM on the weight as stored (`[out, in]`), the layout
+OpenBLAS runs fastest at every batch size measured here (a decode batch of 1-16 columns as well
+as a prefill of hundreds), and per-feature parameters broadcast as columns.
+
 int8 weight-only quantization follows TensorRT-LLM's `int8_wo` idea: weights are stored as int8
 with one symmetric scale per output channel; activations stay float32. Here the matmul runs on
-the int8 weights converted to float32 on the fly, then the per-channel scale is applied.
+the int8 weights converted to float32 on the fly (each weight is used once per step, so this is
+one conversion per weight per step), then the per-channel scale is applied to the output rows.
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ def quantize_int8(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return quantized, scale.astype(np.float32)
 
 
+def _column(vector: np.ndarray) -> np.ndarray:
+    """A per-feature vector as a float32 `[features, 1]` column."""
+    return np.ascontiguousarray(vector, np.float32).reshape(-1, 1)
+
+
 @dataclass(frozen=True)
 class Linear:
-    """`y = x @ W.T + b` with W stored `[out, in]`; an int8 W carries one scale per output.
+    """`Y = W @ X + b` on feature-major `X [in, tokens]`; W stored `[out, in]`.
 
-    Computed as `(W @ x.T).T`: OpenBLAS multiplies a few rows (a decode batch) against a wide
-    matrix much faster with the small dimension last (about 1.7x at 16 rows, 2.5x at 2-8).
+    An int8 W carries one float32 scale per output channel (`scale`, shape `[out]`).
     """
 
     weight: np.ndarray
@@ -42,51 +52,64 @@ class Linear:
         transposed = np.ascontiguousarray(weight.T, np.float32)
         if precision == "int8":
             quantized, scale = quantize_int8(transposed)
-            return cls(quantized, bias, scale)
-        return cls(transposed, bias)
+            return cls(quantized, _column(bias), scale)
+        return cls(transposed, _column(bias))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.scale is None:
-            return (self.weight @ x.T).T + self.bias
-        return (self.weight.astype(np.float32) @ x.T).T * self.scale + self.bias
+            y = self.weight @ x
+        else:
+            y = self.weight.astype(np.float32) @ x
+            y *= self.scale[:, None]
+        y += self.bias
+        return y
 
 
 @dataclass(frozen=True)
 class LayerNorm:
-    """Layer normalisation over the last axis."""
+    """Layer normalisation of each token (column) over its features."""
 
     weight: np.ndarray
     bias: np.ndarray
     eps: float
 
+    @classmethod
+    def of(cls, weight: np.ndarray, bias: np.ndarray, eps: float) -> LayerNorm:
+        """A layer norm whose per-feature weight and bias broadcast over feature-major input."""
+        return cls(_column(weight), _column(bias), eps)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        width = x.shape[-1]
-        centered = x - np.add.reduce(x, axis=-1, keepdims=True) / width
-        var = np.add.reduce(centered * centered, axis=-1, keepdims=True) / width
-        centered *= 1.0 / np.sqrt(var + self.eps)
+        width = x.shape[0]
+        centered = x - np.add.reduce(x, axis=0) / width
+        var = np.einsum("ij,ij->j", centered, centered)
+        var /= width
+        var += self.eps
+        centered /= np.sqrt(var, out=var)
         centered *= self.weight
         centered += self.bias
         return centered
 
 
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
+_GELU_C3 = np.float32(np.sqrt(2.0 / np.pi) * 0.044715)
 
 
 def gelu_new(x: np.ndarray) -> np.ndarray:
-    """GPT-2's GELU, tanh approximation ("gelu_new"), with in-place temporaries."""
-    inner = x * x
-    inner *= np.float32(0.044715)
-    inner += 1.0
-    inner *= x
-    inner *= _GELU_C
-    np.tanh(inner, out=inner)
-    inner += 1.0
-    inner *= x
-    inner *= 0.5
-    return inner
+    """GPT-2's GELU, tanh approximation ("gelu_new"), as a new array: in-place temporaries."""
+    t = x * x
+    t *= _GELU_C3
+    t += _GELU_C
+    t *= x  # sqrt(2/pi) (x + 0.044715 x^3)
+    np.tanh(t, out=t)
+    t += 1.0
+    t *= x
+    t *= 0.5
+    return t
 
 
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax (masked entries may be -inf)."""
-    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
+def softmax_(scores: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis, in place (masked entries may be -inf)."""
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores

@@ -1,15 +1,16 @@
 """GPT-2 forward passes in numpy: a batched, KV-cached step and an uncached reference.
 
 One step runs every scheduled sequence at once with input padding removed, as TensorRT-LLM's
-in-flight batching does: the tokens of all sequences are stacked into one `[tokens, n_embd]`
-matrix for the dense layers, and only attention looks at sequences separately. Single-token
-decode segments share one padded, masked attention call; prefill chunks (a whole prompt, or a
-chunk of a long one under chunked context) attend causally to their cached prefix and to
-themselves.
+in-flight batching does: the tokens of all sequences are the columns of one feature-major
+`[n_embd, tokens]` matrix for the dense layers (see layers.py), and only attention looks at
+sequences separately. Chunks of the same length (every decode of the step; prefill chunks of
+equal length) share one attention pass: their cached contexts are gathered from the paged KV
+pool at once, padded to the longest, and a mask hides the padding and the causal future.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -18,7 +19,10 @@ import numpy as np
 
 from tritonsla.cpu.checkpoint import Checkpoint
 from tritonsla.cpu.kv_cache import PagedKVCache
-from tritonsla.cpu.layers import LayerNorm, Linear, Precision, gelu_new, softmax
+from tritonsla.cpu.layers import LayerNorm, Linear, Precision, gelu_new, softmax_
+
+_NEG_INF = np.float32(-np.inf)
+_ZERO = np.float32(0.0)
 
 
 @dataclass(frozen=True)
@@ -34,61 +38,73 @@ class Chunk:
     key_slots: np.ndarray
 
 
-class Prefill(NamedTuple):
-    """A chunk of several tokens: its rows in the step, its context's KV slots, its causal mask."""
+class AttentionGroup(NamedTuple):
+    """`count` chunks of `length` tokens each, attended in one pass over the step rows `rows`.
 
-    row: int
+    Chunk g owns rows `rows.start + g * length ...` (a step orders its rows by chunk length).
+    `keys[g, j]` is the KV slot of position j of chunk g's context, padded with slot 0 to the
+    longest context; `mask[g, t, j]` is 0 where token t may attend to position j (a cached or
+    earlier position of its own context), -inf elsewhere. `mask` is None when nothing is hidden
+    (single-token chunks whose contexts are equally long).
+    """
+
+    rows: slice
     length: int
-    key_slots: np.ndarray
-    mask: np.ndarray
+    keys: np.ndarray
+    mask: np.ndarray | None
+
+    @classmethod
+    def of(cls, chunks: Sequence[Chunk], first_row: int) -> AttentionGroup:
+        """Group equally long `chunks` whose rows start at `first_row`."""
+        length = len(chunks[0].tokens)
+        n_keys = np.array([len(c.key_slots) for c in chunks])
+        width = int(n_keys.max())
+        offsets = np.arange(width)
+        keys = np.zeros((len(chunks), width), np.int64)
+        keys[offsets < n_keys[:, None]] = np.concatenate([c.key_slots for c in chunks])
+        mask = None
+        if length > 1 or n_keys.min() < width:
+            query_positions = np.array([c.start for c in chunks])[:, None] + np.arange(length)
+            mask = np.where(offsets <= query_positions[:, :, None], _ZERO, _NEG_INF)
+        rows = slice(first_row, first_row + len(chunks) * length)
+        return cls(rows, length, keys, mask)
 
 
 @dataclass(frozen=True)
 class StepInput:
-    """One step's chunks flattened into rows, plus the attention layout derived from them.
+    """One step's chunks flattened into rows (token columns), plus their attention groups.
 
-    Single-token chunks (decodes) share one padded attention call: `decode_keys[b]` lists the
-    KV slots of sequence b's context, padded, and `decode_mask` hides the padding.
+    Rows are ordered by chunk length (stably), so each attention group is a contiguous block of
+    rows; `logit_rows[i]` is the row of the last token of chunk i, in the order given.
     """
 
     token_ids: np.ndarray
     positions: np.ndarray
     write_slots: np.ndarray
     logit_rows: np.ndarray
-    decode_rows: np.ndarray
-    decode_keys: np.ndarray
-    decode_mask: np.ndarray
-    prefills: tuple[Prefill, ...]
+    groups: tuple[AttentionGroup, ...]
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk]) -> StepInput:
-        """Flatten chunks; logits are produced for the last token of every chunk, in order."""
-        lengths = [len(c.tokens) for c in chunks]
+        """Lay out chunks by length; logits are produced for the last token of every chunk."""
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].tokens))
+        ordered = [chunks[i] for i in order]
+        lengths = np.array([len(c.tokens) for c in ordered])
         ends = np.cumsum(lengths)
-        decode = [i for i, n in enumerate(lengths) if n == 1]
-        width = max((len(chunks[i].key_slots) for i in decode), default=0)
-        decode_keys = np.zeros((len(decode), width), np.int64)
-        decode_mask = np.full((len(decode), 1, width), -np.inf, np.float32)
-        for row, i in enumerate(decode):
-            n_keys = len(chunks[i].key_slots)
-            decode_keys[row, :n_keys] = chunks[i].key_slots
-            decode_mask[row, 0, :n_keys] = 0.0
-        prefills = []
-        for chunk, n, end in zip(chunks, lengths, ends.tolist(), strict=True):
-            if n > 1:
-                context = np.arange(len(chunk.key_slots))
-                query = np.arange(chunk.start, chunk.start + n)
-                mask = np.where(context[None, :] <= query[:, None], 0.0, -np.inf)
-                prefills.append(Prefill(end - n, n, chunk.key_slots, mask.astype(np.float32)))
+        firsts = ends - lengths
+        logit_rows = np.empty_like(ends)
+        logit_rows[order] = ends - 1
+        groups: list[AttentionGroup] = []
+        for _, members in itertools.groupby(ordered, key=lambda c: len(c.tokens)):
+            groups.append(AttentionGroup.of(list(members), groups[-1].rows.stop if groups else 0))
+        starts = np.array([c.start for c in ordered])
+        tokens = itertools.chain.from_iterable(c.tokens for c in ordered)
         return cls(
-            token_ids=np.concatenate([np.asarray(c.tokens, np.int64) for c in chunks]),
-            positions=np.concatenate([np.arange(c.start, c.start + len(c.tokens)) for c in chunks]),
-            write_slots=np.concatenate([c.key_slots[c.start :] for c in chunks]),
-            logit_rows=ends - 1,
-            decode_rows=ends[decode] - 1,
-            decode_keys=decode_keys,
-            decode_mask=decode_mask,
-            prefills=tuple(prefills),
+            token_ids=np.fromiter(tokens, np.int64, count=int(ends[-1])),
+            positions=np.arange(ends[-1]) + np.repeat(starts - firsts, lengths),
+            write_slots=np.concatenate([c.key_slots[c.start :] for c in ordered]),
+            logit_rows=logit_rows,
+            groups=tuple(groups),
         )
 
 
@@ -114,13 +130,13 @@ class GPT2Model:
         eps = self.config.layer_norm_epsilon
 
         def norm(name: str) -> LayerNorm:
-            return LayerNorm(t[f"{name}.weight"], t[f"{name}.bias"], eps)
+            return LayerNorm.of(t[f"{name}.weight"], t[f"{name}.bias"], eps)
 
         def linear(name: str) -> Linear:
             return Linear.from_conv1d(t[f"{name}.weight"], t[f"{name}.bias"], precision)
 
-        self.wte = np.ascontiguousarray(t["wte.weight"])
-        self.wpe = np.ascontiguousarray(t["wpe.weight"])
+        self.wte = np.ascontiguousarray(t["wte.weight"], np.float32)
+        self.wpe = np.ascontiguousarray(t["wpe.weight"], np.float32)
         self.ln_f = norm("ln_f")
         self.blocks = tuple(
             Block(
@@ -133,6 +149,7 @@ class GPT2Model:
             )
             for i in range(self.config.n_layer)
         )
+        self._scale = np.float32(1.0 / np.sqrt(self.config.head_dim))
 
     def new_cache(self, max_tokens: int, tokens_per_block: int) -> PagedKVCache:
         """A paged KV cache shaped for this model."""
@@ -141,54 +158,53 @@ class GPT2Model:
 
     def forward(self, step: StepInput, cache: PagedKVCache) -> np.ndarray:
         """Run one step, writing K/V into `cache`; logits `[chunks, vocab]` of each chunk's end."""
-        c = self.config
-        n_rows = len(step.token_ids)
-        x = self.wte[step.token_ids] + self.wpe[step.positions]
-        scale = np.float32(1.0 / np.sqrt(c.head_dim))
+        x = self._embed(step.token_ids, step.positions)
         for layer, block in enumerate(self.blocks):
             qkv = block.qkv(block.ln_1(x))
-            q = qkv[:, : c.n_embd].reshape(n_rows, c.n_head, c.head_dim) * scale
-            kv = cache.kv[layer]
-            kv[step.write_slots] = qkv[:, c.n_embd :].reshape(n_rows, 2, c.n_head, c.head_dim)
-            attn = np.empty((n_rows, c.n_head, c.head_dim), np.float32)
-            if len(step.decode_rows):
-                attn[step.decode_rows] = _decode_attention(
-                    q[step.decode_rows], np.take(kv, step.decode_keys, axis=0), step.decode_mask
-                )
-            for chunk in step.prefills:
-                rows = slice(chunk.row, chunk.row + chunk.length)
-                attn[rows] = _chunk_attention(
-                    q[rows], np.take(kv, chunk.key_slots, axis=0), chunk.mask
-                )
-            x = x + block.attn_proj(attn.reshape(n_rows, c.n_embd))
-            x = x + block.proj(gelu_new(block.fc(block.ln_2(x))))
-        return (self.wte @ self.ln_f(x[step.logit_rows]).T).T
+            x += block.attn_proj(self._attend(qkv, cache.kv[layer], step))
+            x += block.proj(gelu_new(block.fc(block.ln_2(x))))
+        return (self.wte @ self.ln_f(x[:, step.logit_rows])).T
 
     def reference_logits(self, token_ids: Sequence[int]) -> np.ndarray:
         """Logits `[len, vocab]` of every position, computed without any cache (for tests)."""
         c = self.config
         n = len(token_ids)
-        x = self.wte[np.asarray(token_ids)] + self.wpe[np.arange(n)]
-        causal = np.triu(np.full((n, n), -np.inf, np.float32), k=1)
+        x = self._embed(np.asarray(token_ids), np.arange(n))
+        causal = np.triu(np.full((n, n), _NEG_INF), k=1)
         for block in self.blocks:
-            qkv = block.qkv(block.ln_1(x)).reshape(n, 3, c.n_head, c.head_dim)
-            q, k, v = (qkv[:, i].transpose(1, 0, 2) for i in range(3))
-            scores = q @ k.transpose(0, 2, 1) / np.sqrt(c.head_dim) + causal
-            attn = (softmax(scores) @ v).transpose(1, 0, 2).reshape(n, c.n_embd)
-            x = x + block.attn_proj(attn)
+            q, k, v = block.qkv(block.ln_1(x)).reshape(3, c.n_head, c.head_dim, n)
+            scores = q.transpose(0, 2, 1) @ k * self._scale + causal  # [head, query, key]
+            attn = softmax_(scores) @ v.transpose(0, 2, 1)  # [head, query, head_dim]
+            x = x + block.attn_proj(attn.transpose(0, 2, 1).reshape(c.n_embd, n))
             x = x + block.proj(gelu_new(block.fc(block.ln_2(x))))
-        return (self.wte @ self.ln_f(x).T).T
+        return (self.wte @ self.ln_f(x)).T
+
+    def _embed(self, token_ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Token plus position embeddings, feature-major `[n_embd, tokens]`."""
+        x = np.empty((self.config.n_embd, len(token_ids)), np.float32)
+        return np.add(self.wte[token_ids].T, self.wpe[positions].T, out=x)
+
+    def _attend(self, qkv: np.ndarray, kv: np.ndarray, step: StepInput) -> np.ndarray:
+        """Store this step's K/V in one layer's pool `kv`; attention output `[n_embd, tokens]`."""
+        c = self.config
+        qkv[: c.n_embd] *= self._scale
+        rows = qkv.T  # [tokens, q | k | v], a view
+        kv.reshape(len(kv), 2 * c.n_embd)[step.write_slots] = rows[:, c.n_embd :]
+        q = rows[:, : c.n_embd].reshape(-1, c.n_head, c.head_dim)
+        out = np.empty_like(q)
+        for group in step.groups:
+            shape = (-1, group.length, c.n_head, c.head_dim)
+            queries = q[group.rows].reshape(shape)
+            out[group.rows].reshape(shape)[...] = _attention(queries, kv, group)
+        return out.reshape(-1, c.n_embd).T
 
 
-def _decode_attention(q: np.ndarray, kv: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """One query per sequence `[B, H, D]` against its padded cached K/V `[B, L, 2, H, D]`."""
-    k, v = kv[:, :, 0], kv[:, :, 1]
-    scores = (q[:, :, None, :] @ k.transpose(0, 2, 3, 1))[:, :, 0, :] + mask  # [B, H, L]
-    return (softmax(scores)[:, :, None, :] @ v.transpose(0, 2, 1, 3))[:, :, 0, :]
-
-
-def _chunk_attention(q: np.ndarray, kv: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Queries `[n, H, D]` of one chunk against its context's K/V `[L, 2, H, D]`, causally."""
-    k, v = kv[:, 0], kv[:, 1]
-    scores = q.transpose(1, 0, 2) @ k.transpose(1, 2, 0) + mask  # [H, n, L]
-    return (softmax(scores) @ v.transpose(1, 0, 2)).transpose(1, 0, 2)
+def _attention(q: np.ndarray, kv: np.ndarray, group: AttentionGroup) -> np.ndarray:
+    """Scaled queries `[G, T, H, D]` against their gathered contexts; `[G, T, H, D]` out."""
+    context = np.take(kv, group.keys, axis=0)  # [G, L, 2, H, D]
+    keys = context[:, :, 0].transpose(0, 2, 3, 1)  # [G, H, D, L]
+    values = context[:, :, 1].transpose(0, 2, 1, 3)  # [G, H, L, D]
+    scores = q.transpose(0, 2, 1, 3) @ keys  # [G, H, T, L]
+    if group.mask is not None:
+        scores += group.mask[:, None]
+    return (softmax_(scores) @ values).transpose(0, 2, 1, 3)
