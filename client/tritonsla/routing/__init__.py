@@ -15,7 +15,9 @@ default class. Admission control rejects a request whose deadline the live queue
 outstanding requests; load is polled in the background at a bounded rate; a replica that
 refuses connections is marked down and probed with capped exponential backoff. Every call has a
 `Timeout` (connect, first token, total); non-streaming requests, and streaming ones that have
-delivered nothing yet, fail over to another replica.
+delivered nothing yet, fail over to another replica of their class when one refuses, times out
+connecting or answers that its queue is full. Closing a stream, or cancelling the task awaiting
+it, cancels the gRPC call, so Triton sees the cancellation.
 
 Exceptions (all derive from tritonsla.errors.TritonSlaError):
 

@@ -27,6 +27,7 @@ from typing_extensions import Unpack
 from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.routing.call import Call, CallOptions, failed, make_call
 from tritonsla.routing.errors import (
+    ConnectTimeoutError,
     FirstTokenTimeoutError,
     RequestError,
     ServerRejectedError,
@@ -204,9 +205,9 @@ class AsyncSlaClient:
                 async with aclosing(self._attempt(call, decision, recorder)) as chunks:
                     async for chunk in chunks:
                         yield chunk
-            except (ReplicaDown, ServerRejectedError) as error:
+            except (ReplicaDown, ConnectTimeoutError, ServerRejectedError) as error:
                 self.router.finished(decision, None)
-                if isinstance(error, ReplicaDown):
+                if not isinstance(error, ServerRejectedError):  # down or silent: probe it
                     self.router.replica_failed(decision.replica)
                     self._channels.retire(decision.replica.address)
                 tried.add(decision.replica.address)

@@ -26,6 +26,7 @@ from typing_extensions import Unpack
 from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.routing.call import Call, CallOptions, failed, make_call
 from tritonsla.routing.errors import (
+    ConnectTimeoutError,
     FirstTokenTimeoutError,
     RequestError,
     ServerRejectedError,
@@ -176,9 +177,9 @@ class SlaClient:
             self.router.started(decision)
             try:
                 yield from self._attempt(call, decision, recorder)
-            except (ReplicaDown, ServerRejectedError) as error:
+            except (ReplicaDown, ConnectTimeoutError, ServerRejectedError) as error:
                 self.router.finished(decision, None)
-                if isinstance(error, ReplicaDown):
+                if not isinstance(error, ServerRejectedError):  # down or silent: probe it
                     self.router.replica_failed(decision.replica)
                 tried.add(decision.replica.address)
                 if recorder.chunks or call.remaining_s() <= 0:
