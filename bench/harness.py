@@ -253,16 +253,25 @@ class UnarySender:
     def __init__(self, address: str, model: str) -> None:
         self.client = aioclient.InferenceServerClient(address)
         self.model = model
+        self._inputs: dict[tuple[str, int], list[grpcclient.InferInput]] = {}
+
+    def inputs(self, request: BenchRequest) -> list[grpcclient.InferInput]:
+        """The input tensors of a prompt, built once (as perf_analyzer prepares its data)."""
+        key = (request.text, request.max_tokens)
+        if key not in self._inputs:
+            text = grpcclient.InferInput("text_input", [1, 1], "BYTES")
+            text.set_data_from_numpy(np.array([[request.text.encode()]], dtype=np.object_))
+            tokens = grpcclient.InferInput("max_tokens", [1, 1], "INT32")
+            tokens.set_data_from_numpy(np.array([[request.max_tokens]], dtype=np.int32))
+            self._inputs[key] = [text, tokens]
+        return self._inputs[key]
 
     async def __call__(self, request: BenchRequest, slot: Slot) -> RequestRecord:
-        text = grpcclient.InferInput("text_input", [1, 1], "BYTES")
-        text.set_data_from_numpy(np.array([[request.text.encode()]], dtype=np.object_))
-        tokens = grpcclient.InferInput("max_tokens", [1, 1], "INT32")
-        tokens.set_data_from_numpy(np.array([[request.max_tokens]], dtype=np.int32))
+        inputs = self.inputs(request)
         sent = time.perf_counter()
         status, kind, message = "ok", None, None
         try:
-            await self.client.infer(self.model, [text, tokens])
+            await self.client.infer(self.model, inputs)
         except InferenceServerException as error:
             status, kind, message = "error", "InferenceServer", str(error)
         end = time.perf_counter()
