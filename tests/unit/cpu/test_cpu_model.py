@@ -120,3 +120,48 @@ def test_int8_weights_are_int8_and_logits_stay_close(
     assert np.abs(approx - exact).max() < 0.02 * (exact.max() - exact.min())
     assert np.abs(approx - exact).max() > 0
     assert (approx.argmax(-1) == exact.argmax(-1)).mean() >= 0.9
+
+
+def test_equal_length_chunks_at_different_offsets_share_one_attention_group(
+    model: GPT2Model,
+) -> None:
+    """Chunks of one length are attended together even when their contexts differ in length
+    (padding masked) and the step lists them out of length order; logits keep chunk order."""
+    seqs = [list(p) for p in prompts(8, [4, 10, 6, 1, 3])]
+    cache = model.new_cache(max_tokens=128, tokens_per_block=4)
+    for i, s in enumerate(seqs):
+        cache.reserve(i, len(s))
+    first = [
+        Chunk(seqs[0][:3], 0, cache.slots(0, 0, 3)),
+        Chunk(seqs[1][:7], 0, cache.slots(1, 0, 7)),
+    ]
+    model.forward(StepInput.build(first), cache)
+    chunks = [
+        Chunk(seqs[2], 0, cache.slots(2, 0, 6)),  # a 6-token prompt
+        Chunk(seqs[1][7:], 7, cache.slots(1, 0, 10)),  # the last 3 tokens of a chunked prompt
+        Chunk(seqs[3], 0, cache.slots(3, 0, 1)),  # a 1-token prompt
+        Chunk(seqs[0][3:], 3, cache.slots(0, 0, 4)),  # a decode after 3 cached positions
+        Chunk(seqs[4], 0, cache.slots(4, 0, 3)),  # a 3-token prompt
+    ]
+    step = StepInput.build(chunks)
+    assert [(g.length, g.keys.shape[0]) for g in step.groups] == [(1, 2), (3, 2), (6, 1)]
+    logits = model.forward(step, cache)
+    for row, (chunk, seq) in enumerate(zip(chunks, [2, 1, 3, 0, 4], strict=True)):
+        end = chunk.start + len(chunk.tokens)
+        expected = model.reference_logits(seqs[seq][:end])[-1]
+        np.testing.assert_allclose(logits[row], expected, atol=1e-4, rtol=0)
+
+
+def test_steps_stay_float32(model: GPT2Model) -> None:
+    """No float64 sneaks into a step: masks and logits stay float32."""
+    cache = model.new_cache(max_tokens=64, tokens_per_block=8)
+    cache.reserve("a", 5)
+    cache.reserve("b", 2)
+    chunks = [
+        Chunk([1, 2, 3, 4, 5], 0, cache.slots("a", 0, 5)),
+        Chunk([7], 1, cache.slots("b", 0, 2)),
+    ]
+    step = StepInput.build(chunks)
+    assert all(g.mask is None or g.mask.dtype == np.float32 for g in step.groups)
+    assert model.forward(step, cache).dtype == np.float32
+    assert model.reference_logits([1, 2, 3]).dtype == np.float32
