@@ -240,11 +240,27 @@ def fake_pb_utils() -> types.ModuleType:
             self.outputs = {t.name: t.value for t in output_tensors}
             self.error = error
 
+    class MetricFamily:
+        GAUGE = "GAUGE"
+
+        def __init__(self, name: str, description: str, kind: str) -> None:
+            self.name, self.values = name, {}
+
+        def Metric(self, labels: dict[str, str]):  # pb_utils' name
+            family = self
+
+            class Metric:
+                def set(self, value: float) -> None:
+                    family.values[tuple(sorted(labels.items()))] = value
+
+            return Metric()
+
     def get_input_tensor_by_name(request: FakeRequest, name: str):
         value = request.tensors.get(name)
         return None if value is None else Tensor(name, value)
 
     pb.Tensor, pb.TritonError, pb.InferenceResponse = Tensor, TritonError, InferenceResponse
+    pb.MetricFamily = MetricFamily
     pb.get_input_tensor_by_name = get_input_tensor_by_name
     return pb
 
@@ -258,7 +274,12 @@ def triton_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, checkpoint_dir
     model = module.TritonPythonModel()
     config = model_config(str(checkpoint_dir), tokens_per_block="8")
     model.initialize(
-        {"model_config": json.dumps(config), "model_repository": str(tmp_path / "repo" / "m")}
+        {
+            "model_config": json.dumps(config),
+            "model_repository": str(tmp_path / "repo" / "m"),
+            "model_name": "m",
+            "model_version": "1",
+        }
     )
     yield model
     model.finalize()

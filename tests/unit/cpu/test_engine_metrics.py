@@ -15,8 +15,17 @@ class RecordingGauge:
 
 
 def _stats(**changes) -> EngineStats:
-    values = dict(active=0, waiting=0, paused=0, kv_blocks_used=0, kv_blocks_free=10, steps=0,
-                  context_tokens=0, generated_tokens=0, preemptions=0)
+    values = dict(
+        active=0,
+        waiting=0,
+        paused=0,
+        kv_blocks_used=0,
+        kv_blocks_free=10,
+        steps=0,
+        context_tokens=0,
+        generated_tokens=0,
+        preemptions=0,
+    )
     return EngineStats(**{**values, **changes})
 
 
@@ -35,8 +44,10 @@ def test_publish_sets_each_gauge_then_only_changes():
     assert len(log) == len(ENGINE_GAUGES)
     log.clear()
     metrics.publish(_stats(active=3, kv_blocks_used=4, kv_blocks_free=6, steps=9))
-    assert sorted(log) == sorted([
-        ("tritonsla_engine_active_requests", 3.0),
-        ("tritonsla_engine_kv_blocks_used", 4.0),
-        ("tritonsla_engine_kv_blocks_free", 6.0),
-    ])
+    assert sorted(log) == sorted(
+        [
+            ("tritonsla_engine_active_requests", 3.0),
+            ("tritonsla_engine_kv_blocks_used", 4.0),
+            ("tritonsla_engine_kv_blocks_free", 6.0),
+        ]
+    )
