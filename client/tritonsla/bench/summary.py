@@ -47,7 +47,9 @@ def summarize(
     counted = measured(records)
     window = run_window(counted)
     objective_of = objective_lookup(objectives)
-    by_class = grouped(counted, lambda r: r.sla)
+    found = grouped(counted, lambda r: r.sla)
+    order = [name for name in objectives if name in found] + sorted(set(found) - set(objectives))
+    by_class = {name: found[name] for name in order}  # the deployment's order of classes
     classes = {
         name: group_metrics(name, group, window, objective_of) for name, group in by_class.items()
     }
