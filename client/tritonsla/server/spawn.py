@@ -44,24 +44,39 @@ def _die_with_parent_hook() -> Callable[[], None] | None:
     return hook
 
 
+def _with_death_signal(argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """argv (and preexec_fn) that make Linux SIGTERM the child when its parent dies.
+
+    util-linux's `setpriv --pdeathsig` sets the signal in the child without a Python
+    preexec_fn: a preexec_fn forces a real fork(), whose gRPC fork handlers can abort the child
+    when the parent uses gRPC ("epoll_wait error: Bad file descriptor"); without one CPython
+    spawns with vfork. The prctl hook is the fallback where setpriv is missing.
+    """
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", "TERM", "--", *argv], None
+    return argv, _die_with_parent_hook()
+
+
 def spawn_attached(plan: LaunchPlan) -> subprocess.Popen[bytes]:
     """Start the server as a child that is sent SIGTERM when its parent dies (Linux).
 
     The death signal follows the *thread* that started the child: start it from a thread that
     outlives the server (normally the main thread).
     """
-    executable = _executable(plan)
+    argv, preexec = _with_death_signal([_executable(plan), *plan.argv[1:]])
+    executable = argv[0]
     try:
         with open(plan.log_file, "wb") as log:
             return subprocess.Popen(
-                plan.argv,
+                argv,
                 executable=executable,
                 env=dict(plan.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
+                preexec_fn=preexec,
             )
     except OSError as error:
         raise ServerError(f"cannot start {executable}: {error}") from error
