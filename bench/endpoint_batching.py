@@ -171,6 +171,8 @@ def measure(deployment: Deployment, url: str, args: argparse.Namespace) -> Table
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     table.add_column(f"rejected @{high}", justify="right")
     for name, profile in deployment.profiles.items():
+        if args.profiles and name not in args.profiles:
+            continue
         model = f"{name}_ensemble"
         warm = run_load(url, model, 1, 1, inputs)
         if warm.errors or warm.rejected:
@@ -218,6 +220,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--prompt", default=PROMPT)
+    parser.add_argument("--profiles", nargs="*", help="measure only these (default: all)")
     args = parser.parse_args()
 
     write_default_model(MODEL_DIR)
