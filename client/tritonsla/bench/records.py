@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 Status = Literal["ok", "error", "incomplete"]
-STATUSES: tuple[Status, ...] = ("ok", "error", "incomplete")
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,8 @@ class RequestRecord:
     """Timing and outcome of one request.
 
     `status` is "ok" for a complete answer, "error" for a failed one (`error_kind` names the
-    kind, e.g. "REJECTED", "DEADLINE", "UNAVAILABLE"), "incomplete" when the run ended first.
+    kind, e.g. "ServerRejected", "TotalTimeout", "ReplicaUnavailable"), "incomplete" when the
+    run ended first.
     `chunks` are the arrival times of the streamed responses that carried tokens; a
     non-streaming answer has one.
     """
