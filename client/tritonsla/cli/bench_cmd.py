@@ -78,10 +78,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bench",
         help="measure TTFT, inter-token latency, throughput and goodput per SLA class",
-        description="Send a workload to a running deployment (routed by the SDK per SLA class, "
-        "or to one fixed endpoint) and report per class and endpoint: TTFT, inter-token and "
-        "end-to-end latency, output tokens/s, requests/s, goodput and the SLO verdict. Warm-up "
-        "requests are sent but not counted.",
+        description="Send a workload to a running deployment (routed by the SDK per SLA class,\n"
+        "or to one fixed endpoint) and report per class and endpoint: TTFT, inter-token and\n"
+        "end-to-end latency, output tokens/s, requests/s, goodput and the SLO verdict.\n"
+        "Latencies count from each request's scheduled send time; warm-up is not counted.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -160,10 +160,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="share of traffic per SLA class, e.g. realtime=0.2,interactive=0.3,batch=0.5 "
         "(default: equal shares of the deploy file's classes)",
     )  # fmt: skip
-    work.add_argument("--input-tokens", type=_positive_int, default=64, metavar="MEAN")
-    work.add_argument("--input-tokens-std", type=_non_negative_float, default=0.0, metavar="STD")
-    work.add_argument("--output-tokens", type=_positive_int, default=32, metavar="MEAN")
-    work.add_argument("--output-tokens-std", type=_non_negative_float, default=0.0, metavar="STD")
+    work.add_argument(
+        "--input-tokens", type=_positive_int, default=64, metavar="MEAN",
+        help="synthetic prompt length in tokens of the deploy's tokenizer (default: 64)",
+    )  # fmt: skip
+    work.add_argument(
+        "--input-tokens-std", type=_non_negative_float, default=0.0, metavar="STD",
+        help="its standard deviation (default: 0)",
+    )  # fmt: skip
+    work.add_argument(
+        "--output-tokens", type=_positive_int, default=32, metavar="MEAN",
+        help="max_tokens of each request (default: 32)",
+    )  # fmt: skip
+    work.add_argument(
+        "--output-tokens-std", type=_non_negative_float, default=0.0, metavar="STD",
+        help="its standard deviation (default: 0)",
+    )  # fmt: skip
     work.add_argument(
         "--prompts", type=Path, metavar="FILE.jsonl",
         help='prompts instead of synthetic ones: {"text": ..., "max_tokens": ..., "sla": ...} '
