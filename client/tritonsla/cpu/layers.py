@@ -113,7 +113,7 @@ def gelu_new(x: np.ndarray) -> np.ndarray:
 
 def softmax_(scores: np.ndarray) -> np.ndarray:
     """Numerically stable softmax over the last axis, in place (masked entries may be -inf)."""
-    scores -= scores.max(axis=-1, keepdims=True)
+    scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
     np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
+    scores /= np.add.reduce(scores, axis=-1, keepdims=True)
     return scores
