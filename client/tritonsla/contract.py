@@ -106,6 +106,9 @@ TENSORRT_LLM_INPUTS: tuple[TensorSpec, ...] = (
     _opt("return_log_probs", "TYPE_BOOL", 1, reshape=_SCALAR),
     _opt("streaming", "TYPE_BOOL", 1),
     _opt("exclude_input_in_output", "TYPE_BOOL", 1, reshape=_SCALAR),
+    # TensorRT-LLM's cancel: a request whose `stop` is true ends the live request that has the
+    # same Triton request id (the BLS sends it when its client cancels).
+    _opt("stop", "TYPE_BOOL", 1, reshape=_SCALAR),
 )
 TENSORRT_LLM_OUTPUTS: tuple[TensorSpec, ...] = (
     _req("output_ids", "TYPE_INT32", -1, -1),

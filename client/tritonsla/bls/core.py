@@ -9,6 +9,7 @@ no character is ever split, and it passes the client's request id and timeout on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -198,3 +199,54 @@ def _response(texts: list[str], cum: np.ndarray, per_token: np.ndarray) -> dict[
     text_output = np.empty((1, len(texts)), dtype=np.object_)
     text_output[0, :] = [text.encode("utf-8") for text in texts]
     return {"text_output": text_output, "cum_log_probs": cum, "output_log_probs": per_token}
+
+
+def stop_request(models: BlsModels, request_id: str) -> InnerRequest:
+    """TensorRT-LLM's cancel: `stop` set on a request carrying the live request's id.
+
+    The engine's required inputs carry placeholders; only `stop` and the id matter.
+    """
+    one = np.ones((1, 1), np.int32)
+    inputs = {
+        "input_ids": one,
+        "input_lengths": one,
+        "request_output_len": one,
+        "stop": np.ones((1, 1), bool),
+    }
+    return InnerRequest(models.tensorrt_llm, inputs, (), True, request_id, 0)
+
+
+class CancelWatcher:
+    """While a request runs, polls `is_cancelled` and calls `on_cancel` once when it turns true.
+
+    Reading the engine's responses cannot notice a cancellation while no response arrives (a
+    non-streaming request, a long prefill); this thread can. Use as a context manager.
+    """
+
+    def __init__(
+        self,
+        is_cancelled: Callable[[], bool],
+        on_cancel: Callable[[], object],
+        interval_s: float = 0.05,
+    ) -> None:
+        self._is_cancelled = is_cancelled
+        self._on_cancel = on_cancel
+        self._interval_s = interval_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self.fired = False
+
+    def _watch(self) -> None:
+        while not self._done.wait(self._interval_s):
+            if self._is_cancelled():
+                self.fired = True
+                self._on_cancel()
+                return
+
+    def __enter__(self) -> CancelWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()

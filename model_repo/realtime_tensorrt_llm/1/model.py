@@ -6,9 +6,9 @@ engine's worker thread sends every response through the request's response sende
 must be decoupled; execute() only queues requests and returns None.
 """
 
-import itertools
 import json
 import threading
+import time
 from functools import partial
 
 import triton_python_backend_utils as pb_utils
@@ -17,6 +17,7 @@ from tritonsla.cpu.engine import Engine
 from tritonsla.cpu.engine_metrics import EngineMetrics
 from tritonsla.cpu.errors import QueueFullError
 from tritonsla.cpu.request import FinishReason
+from tritonsla.cpu.request_ids import RequestIds, is_stop_request
 from tritonsla.cpu.triton_config import settings_from_model_config
 from tritonsla.cpu.triton_io import INPUT_NAMES, event_to_tensors, request_from_tensors
 from tritonsla.errors import TritonSlaError
@@ -31,7 +32,7 @@ class TritonPythonModel:
         model_config = json.loads(args["model_config"])
         settings = settings_from_model_config(model_config, args["model_repository"])
         self.exclude_input_in_output = settings.exclude_input_in_output
-        self.request_ids = itertools.count()
+        self.request_ids = RequestIds()
         self.engine = Engine(settings.engine)
         labels = {"model": args["model_name"], "version": args["model_version"]}
         self.metric_families = []  # must outlive their metrics
@@ -40,34 +41,52 @@ class TritonPythonModel:
         self.engine.start()
         self.publish()
 
-    def publish(self):
-        """Show the engine's current load on the metrics endpoint."""
+    def publish(self, progress_only=False):
+        """Show the engine's load on the metrics endpoint (progress updates are rate-limited)."""
+        now = time.monotonic()
         with self.metrics_lock:
-            self.metrics.publish(self.engine.stats())
+            if not progress_only or self.metrics.due(now):
+                self.metrics.publish(self.engine.stats(), now)
 
     def execute(self, requests):
         for request in requests:
             sender = request.get_response_sender()
-            try:
-                tensors = {}
-                for name in INPUT_NAMES:
-                    tensor = pb_utils.get_input_tensor_by_name(request, name)
-                    if tensor is not None:
-                        tensors[name] = tensor.as_numpy()
-                generation = request_from_tensors(
-                    next(self.request_ids),
-                    tensors,
-                    partial(_respond, sender, self.publish),
-                    exclude_input_in_output=self.exclude_input_in_output,
-                    is_cancelled=sender.is_cancelled,
-                )
-                self.engine.submit(generation)
-            except QueueFullError as exc:
-                _send_error(sender, str(exc), pb_utils.TritonError.UNAVAILABLE)
-            except TritonSlaError as exc:
-                _send_error(sender, str(exc), pb_utils.TritonError.INVALID_ARG)
+            tensors = {}
+            for name in INPUT_NAMES:
+                tensor = pb_utils.get_input_tensor_by_name(request, name)
+                if tensor is not None:
+                    tensors[name] = tensor.as_numpy()
+            if is_stop_request(tensors):
+                self._stop(request.request_id())
+                sender.send(flags=FINAL)
+            else:
+                self._submit(request.request_id(), tensors, sender)
         self.publish()
         return None
+
+    def _stop(self, triton_id):
+        engine_id = self.request_ids.lookup(triton_id)
+        if engine_id is not None:
+            self.engine.cancel(engine_id)
+
+    def _submit(self, triton_id, tensors, sender):
+        engine_id = self.request_ids.new(triton_id)
+        done = partial(self.request_ids.release, triton_id, engine_id)
+        try:
+            generation = request_from_tensors(
+                engine_id,
+                tensors,
+                partial(_respond, sender, self.publish, done),
+                exclude_input_in_output=self.exclude_input_in_output,
+                is_cancelled=sender.is_cancelled,
+            )
+            self.engine.submit(generation)
+        except QueueFullError as exc:
+            done()
+            _send_error(sender, str(exc), pb_utils.TritonError.UNAVAILABLE)
+        except TritonSlaError as exc:
+            done()
+            _send_error(sender, str(exc), pb_utils.TritonError.INVALID_ARG)
 
     def finalize(self):
         self.engine.stop()
@@ -78,10 +97,12 @@ def _gauge(families, name, description, labels):
     return families[-1].Metric(labels=labels)
 
 
-def _respond(sender, publish, event):
+def _respond(sender, publish, done, event):
     """Send one engine event (called from the engine thread)."""
-    if event.final or event.finish_reason is not None:
-        publish()
+    finished = event.final or event.finish_reason is not None
+    if finished:
+        done()
+    publish(progress_only=not finished)
     if event.finish_reason is FinishReason.CANCELLED:
         sender.send(flags=FINAL)
     elif event.error is not None:

@@ -3,18 +3,29 @@
 Thin adapter over tritonsla.bls.core.generate. Config parameters: `tokenizer_dir` (as for
 preprocessing), `preprocessing_model` and `tensorrt_llm_model` (default `<profile>_<role>`).
 `postprocessing_model` is not called: the BLS detokenizes the whole stream itself. The client's
-request id and timeout go on to the inner requests; priority cannot (Triton 2.51's Python
+request id and timeout go on to the inner requests, and a client's cancellation reaches the
+engine as TensorRT-LLM's `stop` request for that id; priority cannot (Triton 2.51's Python
 backend has no priority API), so it acts in this model's own queue: each instance streams up to
 max_batch_size requests on worker threads and `execute` blocks while all slots are busy.
 """
 
 import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import triton_python_backend_utils as pb_utils
 
-from tritonsla.bls.core import BlsModels, ClientRequest, InnerModelError, RequestCancelled, generate
+from tritonsla.bls.core import (
+    BlsModels,
+    CancelWatcher,
+    ClientRequest,
+    InnerModelError,
+    RequestCancelled,
+    generate,
+    stop_request,
+)
 from tritonsla.contract import ENSEMBLE_INPUTS, model_name
 from tritonsla.errors import ConfigError
 from tritonsla.paths import model_config_parameter
@@ -64,11 +75,15 @@ class TritonPythonModel:
                 tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
                 if tensor is not None:
                     inputs[spec.name] = tensor.as_numpy()
-            client = ClientRequest(inputs, request.request_id(), request.timeout())
-            chunks = generate(self.models, client, _infer, self.tokenizer, sender.is_cancelled)
-            for outputs in chunks:
-                tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
-                sender.send(pb_utils.InferenceResponse(output_tensors=tensors))
+            # the engine request needs an id of its own so that a `stop` can name it
+            engine_id = request.request_id() or uuid.uuid4().hex
+            client = ClientRequest(inputs, engine_id, request.timeout())
+            stop = partial(_drain, stop_request(self.models, engine_id))
+            with CancelWatcher(sender.is_cancelled, stop):
+                chunks = generate(self.models, client, _infer, self.tokenizer, sender.is_cancelled)
+                for outputs in chunks:
+                    tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
+                    sender.send(pb_utils.InferenceResponse(output_tensors=tensors))
             sender.send(flags=FINAL)
         except RequestCancelled as exc:
             error = pb_utils.TritonError(f"{self.name}: {exc}", pb_utils.TritonError.CANCELLED)
@@ -78,6 +93,12 @@ class TritonPythonModel:
             sender.send(pb_utils.InferenceResponse(error=error), flags=FINAL)
         finally:
             self.free.release()
+
+
+def _drain(inner):
+    """Run an inner request for its effect (the engine's `stop`), reading every response."""
+    for _ in _infer(inner):
+        pass
 
 
 def _infer(inner):
