@@ -210,9 +210,13 @@ class FakeSender:
 
 
 class FakeRequest:
-    def __init__(self, tensors: dict[str, np.ndarray]) -> None:
+    def __init__(self, tensors: dict[str, np.ndarray], request_id: str = "") -> None:
         self.tensors = tensors
         self.sender = FakeSender()
+        self.id = request_id
+
+    def request_id(self) -> str:
+        return self.id
 
     def get_response_sender(self) -> FakeSender:
         return self.sender
@@ -327,3 +331,21 @@ def test_python_model_maps_queue_full_and_cancellation(triton_model, monkeypatch
     assert cancelled.sender.sent == [(None, 1)]  # final flag only, no tensors
     stats = triton_model.engine.stats()
     assert stats.kv_blocks_used == 0 and stats.active == 0
+
+
+def test_python_model_stop_request_cancels_the_request_with_its_id(triton_model) -> None:
+    long = FakeRequest(as_triton([1, 2], 120, streaming=np.array([[True]])), request_id="r-9")
+    other = FakeRequest(as_triton([3, 4], 4), request_id="r-10")
+    triton_model.execute([long, other])
+    stop = FakeRequest(
+        {"input_ids": np.array([[1]], np.int32), "stop": np.array([[True]])}, request_id="r-9"
+    )
+    triton_model.execute([stop])
+    assert stop.sender.sent == [(None, 1)]
+    assert long.sender.done.wait(timeout=30) and other.sender.done.wait(timeout=30)
+    streamed = [r for r, flags in long.sender.sent if r is not None]
+    assert len(streamed) < 120  # stopped early
+    assert long.sender.sent[-1] == (None, 1)
+    [(answer, flags)] = other.sender.sent  # the request with another id is untouched
+    assert flags == 1 and answer.outputs["sequence_length"].tolist() == [[6]]
+    assert triton_model.request_ids.lookup("r-9") is None
