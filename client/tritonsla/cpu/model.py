@@ -39,9 +39,9 @@ class Chunk:
 
 
 class AttentionGroup(NamedTuple):
-    """`count` chunks of `length` tokens each, attended in one pass over the step rows `rows`.
+    """Chunks of `length` tokens each, attended in one pass; together they own the step `rows`.
 
-    Chunk g owns rows `rows.start + g * length ...` (a step orders its rows by chunk length).
+    Chunk g owns `length` rows from `rows.start + g * length` (a step orders rows by chunk length).
     `keys[g, j]` is the KV slot of position j of chunk g's context, padded with slot 0 to the
     longest context; `mask[g, t, j]` is 0 where token t may attend to position j (a cached or
     earlier position of its own context), -inf elsewhere. `mask` is None when nothing is hidden
