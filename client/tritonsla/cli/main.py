@@ -12,10 +12,17 @@ import sys
 from rich.console import Console
 
 from tritonsla import __version__
-from tritonsla.cli import assets_cmd, engines_cmd, generate_cmd, render_cmd, serve_cmd
+from tritonsla.cli import (
+    assets_cmd,
+    bench_cmd,
+    engines_cmd,
+    generate_cmd,
+    render_cmd,
+    serve_cmd,
+)
 from tritonsla.errors import TritonSlaError
 
-SUBCOMMANDS = (render_cmd, assets_cmd, serve_cmd, generate_cmd, engines_cmd)
+SUBCOMMANDS = (render_cmd, assets_cmd, serve_cmd, generate_cmd, bench_cmd, engines_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

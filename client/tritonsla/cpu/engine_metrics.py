@@ -27,6 +27,10 @@ ENGINE_GAUGES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+PROGRESS_INTERVAL_S = 0.25
+"""While requests stream, gauges are refreshed at most this often; submits and finishes always."""
+
+
 class Gauge(Protocol):
     """What a Triton metric offers (pb_utils.Metric)."""
 
@@ -46,9 +50,15 @@ class EngineMetrics:
             for name, description, field in ENGINE_GAUGES
         }
         self._last: dict[str, Any] = {}
+        self._published_at = float("-inf")
 
-    def publish(self, stats: EngineStats) -> None:
-        """Set every gauge whose value changed since the last call."""
+    def due(self, now: float, interval: float = PROGRESS_INTERVAL_S) -> bool:
+        """Whether `interval` seconds passed since the last publish (for progress updates)."""
+        return now - self._published_at >= interval
+
+    def publish(self, stats: EngineStats, now: float = 0.0) -> None:
+        """Set every gauge whose value changed since the last call (`now`: monotonic time)."""
+        self._published_at = now
         for field, value in asdict(stats).items():
             gauge = self._gauges.get(field)
             if gauge is not None and self._last.get(field) != value:

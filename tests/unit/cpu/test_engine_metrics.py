@@ -51,3 +51,11 @@ def test_publish_sets_each_gauge_then_only_changes():
             ("tritonsla_engine_kv_blocks_free", 6.0),
         ]
     )
+
+
+def test_progress_updates_are_rate_limited():
+    metrics = EngineMetrics(lambda name, description, labels: RecordingGauge(name, []), {})
+    assert metrics.due(100.0)
+    metrics.publish(_stats(), now=100.0)
+    assert not metrics.due(100.1)
+    assert metrics.due(100.3)
