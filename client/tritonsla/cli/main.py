@@ -15,6 +15,7 @@ from tritonsla import __version__
 from tritonsla.cli import (
     assets_cmd,
     bench_cmd,
+    demo_cmd,
     engines_cmd,
     generate_cmd,
     render_cmd,
@@ -22,7 +23,15 @@ from tritonsla.cli import (
 )
 from tritonsla.errors import TritonSlaError
 
-SUBCOMMANDS = (render_cmd, assets_cmd, serve_cmd, generate_cmd, bench_cmd, engines_cmd)
+SUBCOMMANDS = (
+    render_cmd,
+    assets_cmd,
+    serve_cmd,
+    generate_cmd,
+    bench_cmd,
+    demo_cmd,
+    engines_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,7 +54,7 @@ def plot_ttft_cdf(run: RunResult, objectives: Mapping[str, Slo], path: Path) -> 
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title(f"TTFT CDF per SLA class — {run.name}")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_latency_throughput(runs: Sequence[RunResult], path: Path) -> Path:
@@ -86,10 +86,10 @@ def plot_latency_throughput(runs: Sequence[RunResult], path: Path) -> Path:
         axis.grid(alpha=0.3)
     axes[1].legend(fontsize="small", loc="upper left")
     fig.suptitle(" → ".join(run.name for run in runs), fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
