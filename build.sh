@@ -3,7 +3,7 @@
 #   ./build.sh setup            create .venv, install everything (bundled tritonserver included),
 #                               make the default CPU model in assets/ (idempotent)
 #   ./build.sh render [args]    render model_repo/ from deploy/cpu.yaml (tritonsla render)
-#   ./build.sh demo             the main job (see README)
+#   ./build.sh demo [args]      the main job: sets up if needed, then `tritonsla demo`
 #   ./build.sh test             lint + the whole test suite
 #   ./build.sh engines [args]   compile TensorRT-LLM engines per profile (GPU machines),
 #                               e.g. --deploy deploy/h100-llama8b.yaml [--dry-run]
@@ -49,7 +49,11 @@ setup() {
 case "${1:-}" in
   setup) setup ;;
   render) shift; "$VENV/bin/tritonsla" render "$@" ;;
-  demo) shift; "$VENV/bin/tritonsla" render "$@" ;;
+  demo)
+    shift
+    [ -x "$VENV/bin/tritonsla" ] || setup
+    "$VENV/bin/tritonsla" demo "$@"
+    ;;
   test)
     shift
     "$VENV/bin/ruff" check .
