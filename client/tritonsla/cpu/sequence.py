@@ -22,6 +22,7 @@ class Sequence:
         self.num_computed = 0
         self.sampler = TokenSampler(request.sampling, request.input_ids, vocab_size, request.end_id)
         self.log_probs: list[float] = []
+        self._cum_log_prob = 0.0
         self._num_sent = 0
 
     @property
@@ -46,6 +47,7 @@ class Sequence:
             return FinishReason.END_ID
         self.tokens.append(token)
         self.log_probs.append(log_prob)
+        self._cum_log_prob += log_prob
         if any(tuple(self.tokens[-len(word) :]) == word for word in request.stop_words):
             return FinishReason.STOP_WORDS
         if self.n_generated >= request.max_new_tokens:
@@ -76,4 +78,4 @@ class Sequence:
         return tuple(self.tokens[self.prompt_len + sent :]), tuple(self.log_probs[sent:])
 
     def _cum(self) -> float:
-        return float(sum(self.log_probs))
+        return self._cum_log_prob
