@@ -21,8 +21,11 @@ ENGINE_GAUGES: tuple[tuple[str, str, str], ...] = (
     ("tritonsla_engine_paused_requests", "Requests paused when the KV cache ran out", "paused"),
     ("tritonsla_engine_kv_blocks_used", "KV-cache blocks in use", "kv_blocks_used"),
     ("tritonsla_engine_kv_blocks_free", "KV-cache blocks free", "kv_blocks_free"),
-    ("tritonsla_engine_generated_tokens", "Tokens generated since the model loaded",
-     "generated_tokens"),
+    (
+        "tritonsla_engine_generated_tokens",
+        "Tokens generated since the model loaded",
+        "generated_tokens",
+    ),
     ("tritonsla_engine_preemptions", "Sequences paused to free KV blocks", "preemptions"),
 )
 
@@ -46,8 +49,7 @@ class EngineMetrics:
 
     def __init__(self, factory: GaugeFactory, labels: dict[str, str]) -> None:
         self._gauges = {
-            field: factory(name, description, labels)
-            for name, description, field in ENGINE_GAUGES
+            field: factory(name, description, labels) for name, description, field in ENGINE_GAUGES
         }
         self._last: dict[str, Any] = {}
         self._published_at = float("-inf")

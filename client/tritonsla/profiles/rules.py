@@ -71,7 +71,9 @@ def instance_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigErr
     """Postprocessing keeps per-stream UTF-8 state in its process: one instance only."""
     if p.streaming and p.instances.postprocessing != 1:
         yield _error(
-            dep, name, "instances.postprocessing",
+            dep,
+            name,
+            "instances.postprocessing",
             f"{p.instances.postprocessing} instances would split a stream's UTF-8 state across "
             "processes",
             "use 1 (scale text throughput with instances.bls, whose streams are self-contained)",
@@ -176,7 +178,9 @@ def engine_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigError
             )
         if e.batching_strategy != "inflight_fused_batching":
             yield _error(
-                dep, name, "engine.batching_strategy",
+                dep,
+                name,
+                "engine.batching_strategy",
                 "the cpu engine only does in-flight batching",
                 "set batching_strategy: inflight_fused_batching",
             )
