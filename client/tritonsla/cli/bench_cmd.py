@@ -30,9 +30,9 @@ from tritonsla.bench.schedule import (
     strategy_from_name,
 )
 from tritonsla.bench.workload import TokenLengths
+from tritonsla.cli.options import add_deployment_options
 from tritonsla.errors import ConfigError
 
-DEFAULT_DEPLOY = Path("deploy/cpu.yaml")
 DEFAULT_REQUESTS = 100
 ARRIVALS = {"constant": Constant, "poisson": Poisson, "gamma": Gamma}
 
@@ -86,11 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     target = parser.add_argument_group("deployment")
-    target.add_argument("--deploy", type=Path, default=DEFAULT_DEPLOY, help="deploy file")
-    target.add_argument(
-        "--set", dest="sets", action="append", default=[], metavar="PROFILE.FIELD=VALUE",
-        help="profile override, as for `render` (repeatable); changes SLOs and routing too",
-    )  # fmt: skip
+    add_deployment_options(target)
     target.add_argument(
         "--url", dest="urls", action="append", default=[], metavar="HOST:GRPC_PORT",
         help="server(s) to use instead of the deploy file's (repeatable)",

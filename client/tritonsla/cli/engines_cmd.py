@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tritonsla.cli.options import add_deployment_options
 from tritonsla.engines.plan import plan_engines
 from tritonsla.engines.runner import Outcome, run_plans
 from tritonsla.engines.steps import script
@@ -16,8 +17,6 @@ from tritonsla.errors import ConfigErrors
 from tritonsla.profiles.loading import load_deployment
 from tritonsla.profiles.rules import check_deployment
 from tritonsla.repo.pipeline import output_rules, render
-
-DEFAULT_DEPLOY = Path("deploy/cpu.yaml")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,15 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "skipped (manifest); a failed build leaves the previous engine in place. llmapi and cpu "
         "deployments have no compile step: the command says what they load.",
     )
-    parser.add_argument("--deploy", type=Path, default=DEFAULT_DEPLOY, help="deploy file")
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="PROFILE.FIELD=VALUE",
-        help="override a profile value, e.g. batch.engine.max_num_tokens=16384 (repeatable)",
-    )
+    add_deployment_options(parser, "batch.engine.max_num_tokens=16384")
     parser.add_argument(
         "--profile",
         dest="profiles",

@@ -7,11 +7,10 @@ at the end. Ctrl-C closes the stream, which cancels the request on the server.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 
-from tritonsla.cli.render_cmd import DEFAULT_DEPLOY
+from tritonsla.cli.options import add_deployment_options
 from tritonsla.routing import (
     GenerationResult,
     ReplicaUnavailableError,
@@ -31,15 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "answer to the terminal; TTFT and tokens/s are printed on stderr at the end.",
     )
     parser.add_argument("prompt", help="the prompt text")
-    parser.add_argument("--deploy", type=Path, default=DEFAULT_DEPLOY, help="deploy file")
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="PROFILE.FIELD=VALUE",
-        help="override a profile value, as for `render` (repeatable)",
-    )
+    add_deployment_options(parser)
     parser.add_argument("--sla", help="SLA class (default: chosen by --priority and --deadline)")
     parser.add_argument("--priority", choices=PRIORITIES, help="request priority")
     parser.add_argument(

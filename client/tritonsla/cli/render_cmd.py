@@ -8,10 +8,8 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from tritonsla.cli.options import DEFAULT_REPO, add_deployment_options
 from tritonsla.repo.pipeline import load_and_check, render
-
-DEFAULT_DEPLOY = Path("deploy/cpu.yaml")
-DEFAULT_OUT = Path("model_repo")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,16 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Render deploy + profiles into a Triton model repository. Writes atomically: "
         "a failed render leaves the previous repository in place.",
     )
-    parser.add_argument("--deploy", type=Path, default=DEFAULT_DEPLOY, help="deploy file")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output repository folder")
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="PROFILE.FIELD=VALUE",
-        help="override a profile value, e.g. realtime.batching.max_batch_size=2 (repeatable)",
-    )
+    add_deployment_options(parser)
+    parser.add_argument("--out", type=Path, default=DEFAULT_REPO, help="output repository folder")
     parser.add_argument(
         "--check",
         action="store_true",

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonsla import contract
-from tritonsla.cli.render_cmd import DEFAULT_DEPLOY, DEFAULT_OUT
+from tritonsla.cli.options import DEFAULT_REPO, add_deployment_options
 from tritonsla.profiles.loading import Deployment
 from tritonsla.repo.pipeline import render
 from tritonsla.server import (
@@ -39,16 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
         "serve", help="start tritonserver on the deployment's repository (127.0.0.1 by default)"
     )
-    serve.add_argument("--deploy", type=Path, default=DEFAULT_DEPLOY, help="deploy file")
-    serve.add_argument("--repo", type=Path, default=DEFAULT_OUT, help="model repository folder")
-    serve.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="PROFILE.FIELD=VALUE",
-        help="override a profile value",
-    )
+    add_deployment_options(serve)
+    serve.add_argument("--repo", type=Path, default=DEFAULT_REPO, help="model repository folder")
     serve.add_argument("--host", help="listen address (default: deploy server.host)")
     serve.add_argument("--http-port", type=int, help="default: deploy server.http_port")
     serve.add_argument("--grpc-port", type=int, help="default: deploy server.grpc_port")
