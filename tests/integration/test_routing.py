@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import statistics
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import yaml
 
-from tests.integration.conftest import CPU_DEPLOY, ROOT, ServedDeployment
+from tests.integration.conftest import CPU_DEPLOY, ROOT, ServedDeployment, variant_deploy
 from tritonsla.errors import ServerError
 from tritonsla.repo.pipeline import render
 from tritonsla.routing import (
@@ -117,6 +119,29 @@ def hard_stop(server: TritonServer) -> None:
     server.stop()
 
 
+def engine_gauge(served: ServedDeployment, sla: str, name: str) -> float:
+    """The CPU engine's gauge `tritonsla_engine_<name>` of class `sla`."""
+    text = urllib.request.urlopen(served.endpoints.metrics_url, timeout=10).read().decode()
+    model = f"{sla}_tensorrt_llm"
+    found = re.search(rf'^tritonsla_engine_{name}\{{model="{model}",[^}}]*\}} (\S+)$', text, re.M)
+    assert found, f"no tritonsla_engine_{name} for {model}"
+    return float(found.group(1))
+
+
+def settled_tokens(served: ServedDeployment, sla: str, timeout: float = 30.0) -> float:
+    """Tokens the engine of `sla` generated so far, once it is idle and the figure is stable."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        busy = sum(engine_gauge(served, sla, g) for g in ("active_requests", "waiting_requests"))
+        tokens = engine_gauge(served, sla, "generated_tokens")
+        if busy == 0 and tokens == last:
+            return tokens
+        last = tokens
+        time.sleep(0.3)
+    raise AssertionError(f"the {sla} engine did not settle within {timeout} s")
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
@@ -141,7 +166,7 @@ def test_stream_arrives_token_by_token_with_ttft(cpu_server):
     assert result.send_ns < result.first_token_ns == arrivals[0] <= arrivals[-1] <= result.end_ns
     assert result.ttft_s > 0 and len(result.itl_s) == len(result.chunks) - 1
     assert result.text == "".join(chunk.text for chunk in result.chunks) != ""
-    assert result.output_tokens == len(result.chunks)
+    assert len(result.chunks) <= result.output_tokens <= 24  # whole characters hold tokens back
     assert result.triton_priority == 2  # realtime's default level: 2 levels, "normal"
 
 
@@ -176,7 +201,7 @@ def test_routing_reaches_the_models_its_classes_call_for(cpu_server):
     assert results[2].timeout_us == 10_000_000 and results[3].timeout_us is None
     whole = results[3]
     assert len(whole.chunks) == 1 and not whole.streamed
-    assert whole.output_tokens is not None and whole.output_tokens > 0  # by the tokenizer
+    assert 0 < whole.output_tokens <= 8  # reported by the model
     delta = {model: inference_count(address, model) - before[model] for model in models}
     assert delta == {
         "realtime_tensorrt_llm_bls": 1,
@@ -184,6 +209,37 @@ def test_routing_reaches_the_models_its_classes_call_for(cpu_server):
         "batch_tensorrt_llm_bls": 1,
         "batch_ensemble": 1,
     }
+
+
+def test_output_tokens_are_exactly_what_the_engine_generated(cpu_server):
+    # Every target and mode of one class, sync and async, with and without min_length: the
+    # answers' output_tokens add up to what the class's engine counted for them.
+    before = settled_tokens(cpu_server, "interactive")
+    requests = [
+        {"model": model, "stream": stream, "max_tokens": tokens, "min_length": low}
+        for model in ("interactive_tensorrt_llm_bls", "interactive_ensemble")
+        for stream in (True, False)
+        for tokens, low in ((24, 24), (40, None))
+    ]
+
+    async def run() -> list[GenerationResult]:
+        async with AsyncSlaClient.from_deployment(
+            cpu_server.deployment, replicas=[replica(cpu_server)]
+        ) as client:
+            return await asyncio.gather(*(client.generate(PROMPT, **kw) for kw in requests))
+
+    results = asyncio.run(run())
+    with client_of(cpu_server) as client:
+        results += [client.generate(PROMPT, **kw) for kw in requests]
+    after = settled_tokens(cpu_server, "interactive")
+
+    counted = [r.output_tokens for r in results]
+    print(f"output_tokens {counted}; engine generated {after - before:.0f}")
+    assert sum(counted) == after - before
+    exact = [r for r, kw in zip(results, requests * 2, strict=True) if kw["min_length"]]
+    assert [r.output_tokens for r in exact] == [24] * len(exact)  # min_length = max_tokens
+    streamed_bls = [r for r in results if r.streamed and r.model == "interactive_tensorrt_llm_bls"]
+    assert all(len(r.chunks) <= r.output_tokens for r in streamed_bls)
 
 
 def test_one_sync_client_serves_many_threads(cpu_server):
@@ -329,6 +385,50 @@ def test_full_queue_answers_are_typed_rejections(serve, tmp_path):
     assert all("Exceeds maximum queue size" in str(error) for error in rejected)
     assert all(error.result.attempts == 1 for error in rejected)  # no other replica to try
     hard_stop(served.server)
+
+
+# --- cancellation --------------------------------------------------------------------------------
+def test_cancelled_generate_calls_are_stopped_at_the_engine(serve, tmp_path):
+    # generate() requests share one gRPC stream, which Triton cannot cancel request by request:
+    # a cancelled one is stopped at its engine (TensorRT-LLM's `stop`), the running ones at
+    # once, the queued ones (6 requests, batch 4) once the engine takes them. Answers of 960
+    # tokens take this engine well over a second, so without stops all 6 x 960 would be made.
+    overrides = {"realtime": {"engine": {"max_seq_len": 1024, "max_input_len": 256}}}
+    deploy = variant_deploy(tmp_path / "deploy", ["realtime"], overrides)
+    served = fork_safe(lambda: serve(deploy=deploy))
+    count, tokens = 6, 960
+    before = settled_tokens(served, "realtime")
+
+    def engine_busy() -> bool:
+        deadline = time.monotonic() + 30
+        while engine_gauge(served, "realtime", "active_requests") < 4:
+            assert time.monotonic() < deadline, "the engine never took the requests"
+            time.sleep(0.02)
+        return True
+
+    async def run() -> tuple[float, GenerationResult]:
+        async with AsyncSlaClient.from_deployment(
+            served.deployment, replicas=[replica(served)]
+        ) as client:
+            targets = [{"sla": "realtime"}] * (count - 1) + [{"model": "realtime_ensemble"}]
+            calls = [
+                asyncio.create_task(
+                    client.generate(PROMPT, max_tokens=tokens, stream=i % 2 == 0, **target)
+                )
+                for i, target in enumerate(targets)
+            ]
+            await asyncio.to_thread(engine_busy)
+            for call in calls:
+                call.cancel()
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+            generated = await asyncio.to_thread(settled_tokens, served, "realtime")
+            return generated, await client.generate(PROMPT, sla="realtime", max_tokens=8)
+
+    generated, after = asyncio.run(run())
+    print(f"{generated - before:.0f} tokens generated for {count} cancelled {tokens}-token calls")
+    assert generated - before < count * tokens / 2
+    assert after.ok and after.output_tokens
 
 
 # --- cancellation (server log) -------------------------------------------------------------------

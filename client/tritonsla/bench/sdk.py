@@ -3,8 +3,10 @@
 Routed mode sends each request with its SLA class and lets the SDK pick the endpoint; fixed
 mode (`model=`) sends everything to one Triton model, bypassing routing. The SDK's timings
 (`time.perf_counter_ns`: send, every chunk, end) become the record's; the request's
-latencies still count from its scheduled time. Failures come back as records whose
-`error_kind` is the SDK's exception class without "Error" (ServerRejected, TotalTimeout, …).
+latencies still count from its scheduled time. Output tokens are the SDK's exact counts where
+the model reports them (the ensemble/BLS contract), and requests to such models ask for exactly
+`max_tokens` tokens (`min_length`). Failures come back as records whose `error_kind` is the
+SDK's exception class without "Error" (ServerRejected, TotalTimeout, …).
 
 `pinned_table` is a thin adapter for what the SDK does not offer: a fixed model that is not in
 the deployment's endpoint table (a one-size-fits-all endpoint rendered from another deploy
@@ -13,6 +15,7 @@ file, or a benchmark's own model).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -28,6 +31,7 @@ from tritonsla.routing import (
     Replica,
     RequestError,
 )
+from tritonsla.routing.table import contract_engine
 
 NS = 1e9
 
@@ -45,10 +49,9 @@ def to_record(
 ) -> RequestRecord:
     """The record of one request from the SDK's result (partial on failure, or None)."""
     chunks = () if result is None else tuple(chunk.arrival_ns / NS for chunk in result.chunks)
-    if error is None and result is not None:
-        tokens = result.output_tokens if result.output_tokens is not None else len(chunks)
-    else:
-        tokens = len(chunks)
+    tokens = len(chunks)
+    if result is not None and result.output_tokens is not None:
+        tokens = result.output_tokens
     return RequestRecord(
         index=request.index,
         sla=request.sla,
@@ -73,19 +76,35 @@ class SdkSender:
     """Sends bench requests through an AsyncSlaClient.
 
     `streaming` maps class -> stream flag (the class profile's `streaming`); requests without
-    a class, or of a class not in it, stream. An answer may stop before max_tokens at the end
-    token: output lengths are counted, never assumed.
+    a class, or of a class not in it, stream. `exact_lengths`: models of the ensemble/BLS
+    contract are asked for `min_length` = max_tokens, so the end token cannot cut an answer
+    short (the engine refuses end_id=-1); other models answer as they do. Output lengths are
+    counted, never assumed.
     """
 
     client: AsyncSlaClient
     model: str | None = None
     streaming: Mapping[str, bool] | None = None
+    exact_lengths: bool = True
+
+    @functools.cached_property
+    def sends_min_length(self) -> bool:
+        """Whether requests carry min_length: exact lengths asked, and the target serves the
+        contract (every routed class does; a fixed model when its endpoint says so)."""
+        if not self.exact_lengths:
+            return False
+        if self.model is None:
+            return True
+        fixed = self.client.router.table.models.get(self.model)
+        return fixed is not None and fixed.contract
 
     async def __call__(self, request: BenchRequest, slot: Slot) -> RequestRecord:
         stream = True
         if self.streaming is not None and request.sla is not None:
             stream = self.streaming.get(request.sla, True)
         options: dict = {"max_tokens": request.max_tokens, "stream": stream}
+        if self.sends_min_length:
+            options["min_length"] = request.max_tokens
         if self.model is not None:
             options["model"] = self.model
         else:
@@ -102,9 +121,12 @@ def pinned_table(
 ) -> EndpointTable:
     """`table` plus `model` at `address`, callable as a fixed model (`model=`), not routable.
 
-    The extra endpoint has default queue settings: no Triton priority or timeout is sent.
+    The extra endpoint has default queue settings: no Triton priority or timeout is sent. A
+    model named as a contract model (`<profile>_ensemble`, `<profile>_tensorrt_llm_bls`) is
+    treated as one: exact token counts, stops at its engine.
     """
     if model in table.models:
         return table
-    endpoint = Endpoint(model, model, (Replica(address, metrics_url),), Profile(name="fixed"))
+    replicas = (Replica(address, metrics_url),)
+    endpoint = Endpoint(model, model, replicas, Profile(name="fixed"), contract_engine(model))
     return replace(table, models={**table.models, model: endpoint})

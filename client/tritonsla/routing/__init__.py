@@ -17,7 +17,10 @@ refuses connections is marked down and probed with capped exponential backoff. E
 `Timeout` (connect, first token, total); non-streaming requests, and streaming ones that have
 delivered nothing yet, fail over to another replica of their class when one refuses, times out
 connecting or answers that its queue is full. Closing a stream, or cancelling the task awaiting
-it, cancels the gRPC call, so Triton sees the cancellation.
+it, cancels the gRPC call, so Triton sees the cancellation; `AsyncSlaClient.generate` requests
+share one gRPC stream per replica instead, and a cancelled one is stopped at its engine
+(TensorRT-LLM's `stop`). `output_tokens` is exact: every response of the ensemble and the BLS
+reports its tokens (`output_log_probs`); `min_length=max_tokens` makes lengths exact too.
 
 Exceptions (all derive from tritonsla.errors.TritonSlaError):
 

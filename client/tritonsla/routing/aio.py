@@ -6,80 +6,79 @@
             async for chunk in chunks:
                 print(chunk.text, end="")
 
-One gRPC channel per replica carries every concurrent request, each on its own stream:
-cancelling the task that awaits a request (or closing its stream) cancels that gRPC call, so
-Triton sees the cancellation.
+One gRPC channel per replica. `generate` requests share one long-lived stream per replica
+(`tritonsla.routing.streams`): no stream setup per request and no wake-up per chunk, which is
+what lets a load generator keep up with a fast server. Cancelling a `generate` (its task, or its
+timeout) stops the request at its engine with TensorRT-LLM's `stop`. `stream` requests, read
+chunk by chunk and often closed early, each get their own gRPC stream: closing it or cancelling
+the task cancels that gRPC call, so Triton itself sees the cancellation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
 
-import grpc
-import tritonclient.grpc.aio as aioclient
 from typing_extensions import Unpack
 
 from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.routing.call import Call, CallOptions, failed, make_call
 from tritonsla.routing.errors import (
     ConnectTimeoutError,
-    FirstTokenTimeoutError,
     RequestError,
     ServerRejectedError,
-    StreamBrokenError,
     TotalTimeoutError,
 )
 from tritonsla.routing.monitor import DEFAULT_INTERVAL_S, Monitor, run_monitor
 from tritonsla.routing.policy import Decision
-from tritonsla.routing.request import EMPTY_FINAL, build_inputs, is_final, response_text
+from tritonsla.routing.request import build_request
 from tritonsla.routing.result import Chunk, GenerationResult, Recorder
-from tritonsla.routing.router import Router, classify
+from tritonsla.routing.router import Router
+from tritonsla.routing.streams import Connection, Exchange
 from tritonsla.routing.table import EndpointTable, Replica, Target
 from tritonsla.routing.timeout import DEFAULT_TIMEOUT, Timeout
-from tritonsla.routing.transport import ReplicaDown, as_server_exception, connect_async
+from tritonsla.routing.transport import ReplicaDown, open_channel
 
 
-class _Channels:
-    """One asyncio client per replica, opened on first use.
+class _Connections:
+    """One Connection per replica, opened on first use.
 
-    A failed replica's client is retired, not closed: closing a channel cancels every call on
-    it, and other requests still on that channel must end with their own (typed) errors.
-    Retired clients are closed with the AsyncSlaClient.
+    A failed replica's connection is retired, not closed: closing a channel cancels every call
+    on it, and requests still on it must end with their own (typed) errors. Retired connections
+    are closed with the AsyncSlaClient.
     """
 
     def __init__(self) -> None:
-        self._clients: dict[str, aioclient.InferenceServerClient] = {}
-        self._retired: list[aioclient.InferenceServerClient] = []
+        self._open: dict[str, Connection] = {}
+        self._retired: list[Connection] = []
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, address: str, connect_timeout: float) -> aioclient.InferenceServerClient:
-        client = self._clients.get(address)
-        if client is not None:
-            return client
-        lock = self._locks.setdefault(address, asyncio.Lock())
-        async with lock:
-            client = self._clients.get(address)
-            if client is None:
-                client = await connect_async(address, connect_timeout)
-                self._clients[address] = client
-            return client
+    def ready(self, address: str) -> Connection | None:
+        """The open connection of `address`, if any (no await on the hot path)."""
+        return self._open.get(address)
+
+    async def get(self, address: str, connect_timeout: float) -> Connection:
+        """The connection of `address`, opened (readiness checked) when there is none."""
+        async with self._locks.setdefault(address, asyncio.Lock()):
+            connection = self._open.get(address)
+            if connection is None:
+                channel = await open_channel(address, connect_timeout)
+                connection = self._open[address] = Connection(channel, address)
+            return connection
 
     def retire(self, address: str) -> None:
-        client = self._clients.pop(address, None)
-        if client is not None:
-            self._retired.append(client)
+        connection = self._open.pop(address, None)
+        if connection is not None:
+            self._retired.append(connection)
 
     async def close(self) -> None:
-        clients = [*self._clients.values(), *self._retired]
-        self._clients.clear()
+        connections = [*self._open.values(), *self._retired]
+        self._open.clear()
         self._retired.clear()
-        for client in clients:
-            await client.close()
+        for connection in connections:
+            await connection.close()
 
 
 class AsyncSlaClient:
@@ -96,7 +95,7 @@ class AsyncSlaClient:
     ) -> None:
         self.router = Router(table, default_sla=default_sla, batch_sla=batch_sla)
         self.timeout = timeout
-        self._channels = _Channels()
+        self._connections = _Connections()
         self._monitor = Monitor(self.router, poll_interval)
         self._monitor_task: asyncio.Task | None = None
 
@@ -148,15 +147,16 @@ class AsyncSlaClient:
 
     async def generate(self, prompt: str, **options: Unpack[CallOptions]) -> GenerationResult:
         """Send `prompt` and wait for the whole answer; raises a RequestError on failure."""
-        async with self.stream(prompt, **options) as chunks:
-            async for _ in chunks:
-                pass
-        return chunks.result
+        self._start_monitor()
+        answer = AsyncTokenStream(self, make_call(prompt, self.timeout, **options), False)
+        async for _ in answer:  # yields nothing: the chunks are in the result
+            pass
+        return answer.result
 
     def stream(self, prompt: str, **options: Unpack[CallOptions]) -> AsyncTokenStream:
         """Send `prompt`; iterate the returned AsyncTokenStream for chunks as they arrive."""
         self._start_monitor()
-        return AsyncTokenStream(self, make_call(prompt, self.timeout, **options))
+        return AsyncTokenStream(self, make_call(prompt, self.timeout, **options), True)
 
     def _start_monitor(self) -> None:
         if self._monitor_task is None:
@@ -165,12 +165,12 @@ class AsyncSlaClient:
             )
 
     async def aclose(self) -> None:
-        """Stop the background monitor and close every channel."""
+        """Stop the background monitor and close every connection."""
         task, self._monitor_task = self._monitor_task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await self._channels.close()
+        await self._connections.close()
 
     async def __aenter__(self) -> AsyncSlaClient:
         self._start_monitor()
@@ -185,8 +185,13 @@ class AsyncSlaClient:
         await self.aclose()
 
     # --- one call ----------------------------------------------------------------------------
-    async def _run(self, call: Call, stream: AsyncTokenStream) -> AsyncGenerator[Chunk, None]:
-        """Attempts until one succeeds: fail over while no chunk has reached the caller."""
+    async def _run(
+        self, call: Call, answer: AsyncTokenStream, incremental: bool
+    ) -> AsyncGenerator[Chunk, None]:
+        """Attempts until one succeeds: fail over while no chunk has arrived.
+
+        `incremental`: yield chunks as they arrive; otherwise yield nothing and set the result.
+        """
         tried: set[str] = set()
         recorder: Recorder | None = None
         last: RequestError | None = None
@@ -201,15 +206,23 @@ class AsyncSlaClient:
                 decision, call.request.request_id, call.request.stream, len(tried) + 1
             )
             self.router.started(decision)
+            exchange: Exchange | None = None
             try:
-                async with aclosing(self._attempt(call, decision, recorder)) as chunks:
-                    async for chunk in chunks:
-                        yield chunk
+                exchange = await self._send(call, decision, recorder, incremental)
+                read = 0
+                while True:
+                    chunks = recorder.chunks
+                    while incremental and read < len(chunks):
+                        yield chunks[read]
+                        read += 1
+                    if exchange.finished:
+                        break
+                    await exchange.wait()
             except (ReplicaDown, ConnectTimeoutError, ServerRejectedError) as error:
                 self.router.finished(decision, None)
                 if not isinstance(error, ServerRejectedError):  # down or silent: probe it
                     self.router.replica_failed(decision.replica)
-                    self._channels.retire(decision.replica.address)
+                    self._connections.retire(decision.replica.address)
                 tried.add(decision.replica.address)
                 if recorder.chunks or call.remaining_s() <= 0:
                     raise failed(error, recorder) from None
@@ -221,64 +234,39 @@ class AsyncSlaClient:
             except BaseException:
                 self.router.finished(decision, None)
                 raise
-            text = "".join(chunk.text for chunk in recorder.chunks)
-            tokens = len(recorder.chunks) if call.request.stream else self.router.count_tokens(text)
-            stream.result = recorder.result(tokens)
-            self.router.finished(decision, stream.result)
+            finally:
+                if exchange is not None and not exchange.finished:
+                    exchange.abandon()
+            answer.result = recorder.result(self.router.output_tokens(recorder))
+            self.router.finished(decision, answer.result)
             return
 
-    async def _attempt(
-        self, call: Call, decision: Decision, recorder: Recorder
-    ) -> AsyncGenerator[Chunk, None]:
-        """One request on one replica; yields chunks; cancellation cancels the gRPC call."""
+    async def _send(
+        self, call: Call, decision: Decision, recorder: Recorder, incremental: bool
+    ) -> Exchange:
+        """Write the request on its replica's stream (incremental: a dedicated one)."""
         address = decision.replica.address
         budget = call.remaining_s()
         if budget <= 0:
             raise TotalTimeoutError(call.budget_s, address)
-        client = await self._channels.get(address, min(call.timeout.connect, budget))
-        done = asyncio.Event()
-
-        async def requests():
-            yield {
-                "model_name": decision.endpoint.model,
-                "inputs": build_inputs(call.request),
-                "request_id": call.request.request_id,
-                "priority": decision.triton_priority,
-                "timeout": decision.timeout_us,
-                "parameters": EMPTY_FINAL,
-            }
-            await done.wait()  # keep the stream open until the answer is complete
-
-        responses = client.stream_infer(requests(), stream_timeout=max(budget, 0.001))
+        connection = self._connections.ready(address) or await self._connections.get(
+            address, min(call.timeout.connect, budget)
+        )
+        endpoint = decision.endpoint
+        message = build_request(
+            call.request,
+            endpoint.model,
+            priority=decision.triton_priority,
+            timeout_us=decision.timeout_us,
+            contract=endpoint.contract,
+        )
+        stream = connection.stream(call.request.request_id, dedicated=incremental)
+        exchange = Exchange(
+            stream, recorder, call, incremental=incremental, engine_model=endpoint.engine_model
+        )
         recorder.sent()
-        finished = False
-        try:
-            while not finished:
-                remaining = call.remaining_s()
-                wait = remaining if recorder.chunks else min(call.timeout.first_token, remaining)
-                try:
-                    result, error = await asyncio.wait_for(anext(responses), max(wait, 0.0))
-                except asyncio.TimeoutError:
-                    if recorder.chunks or wait >= remaining:
-                        raise TotalTimeoutError(call.budget_s, address) from None
-                    raise FirstTokenTimeoutError(call.timeout.first_token, address) from None
-                except grpc.RpcError as rpc_error:
-                    error, result = as_server_exception(rpc_error), None
-                except StopAsyncIteration:
-                    raise StreamBrokenError(
-                        f"{address}: the stream ended before the final response", recorder.chunks
-                    ) from None
-                arrival_ns = time.perf_counter_ns()
-                if error is not None:
-                    raise classify(error, address, recorder.chunks, call.budget_s)
-                text = response_text(result)
-                finished = is_final(result)
-                if text is not None:
-                    yield recorder.add(text, arrival_ns)
-        finally:
-            done.set()
-            if not finished:
-                responses.cancel()
+        stream.send(message, exchange)
+        return exchange
 
 
 class AsyncTokenStream:
@@ -289,10 +277,10 @@ class AsyncTokenStream:
     the partial answer.
     """
 
-    def __init__(self, client: AsyncSlaClient, call: Call) -> None:
+    def __init__(self, client: AsyncSlaClient, call: Call, incremental: bool = True) -> None:
         self.call = call
         self._result: GenerationResult | None = None
-        self._chunks = client._run(call, self)
+        self._chunks = client._run(call, self, incremental)
 
     @property
     def result(self) -> GenerationResult:

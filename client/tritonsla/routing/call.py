@@ -6,8 +6,8 @@ tried) against its budget: the deadline, when shorter than `Timeout.total`, is t
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,9 +51,11 @@ class CallOptions(TypedDict, total=False):
     "normal" or "low". deadline_s: seconds after which the answer is useless; routes, admits,
     sets Triton's queue timeout and bounds the call. max_tokens: tokens to generate (default
     64). stream: one response per token(s) (default True) or one response. allow_spill: a
-    looser class may take the request when its own cannot meet the deadline. temperature,
-    top_k, top_p, random_seed, end_id, stop_words, bad_words: sampling inputs (model defaults
-    when absent). request_id: Triton request id (a fresh uuid when absent). model: a fixed Triton
+    looser class may take the request when its own cannot meet the deadline. min_length: tokens
+    to generate at least (min_length = max_tokens gives exact output lengths; the engine refuses
+    end_id=-1). temperature, top_k, top_p, random_seed, end_id, stop_words, bad_words: sampling
+    inputs (model defaults when absent). request_id: Triton request id (128 random bits when
+    absent; it must be unique among requests in flight). model: a fixed Triton
     model (e.g. "batch_ensemble"), bypassing routing and admission. url: a fixed replica
     (`host:grpc_port`). timeout: a Timeout, or seconds for every phase.
     """
@@ -64,6 +66,7 @@ class CallOptions(TypedDict, total=False):
     max_tokens: int
     stream: bool
     allow_spill: bool
+    min_length: int | None
     temperature: float | None
     top_k: int | None
     top_p: float | None
@@ -100,6 +103,7 @@ def make_call(prompt: str, default_timeout: Timeout, **options: Unpack[CallOptio
         top_p=options.get("top_p"),
         random_seed=options.get("random_seed"),
         end_id=options.get("end_id"),
+        min_length=options.get("min_length"),
         stop_words=None if stop_words is None else tuple(stop_words),
         bad_words=None if bad_words is None else tuple(bad_words),
     )
@@ -108,7 +112,7 @@ def make_call(prompt: str, default_timeout: Timeout, **options: Unpack[CallOptio
         prompt,
         max_tokens,
         options.get("stream", True),
-        options.get("request_id") or uuid.uuid4().hex,
+        options.get("request_id") or os.urandom(16).hex(),
         sampling,
     )
     deadline_ms = None if deadline_s is None else deadline_s * 1000
@@ -127,5 +131,5 @@ def make_call(prompt: str, default_timeout: Timeout, **options: Unpack[CallOptio
 def failed(error: RequestError, recorder: Recorder | None) -> RequestError:
     """`error` with the partial result of its last attempt attached (when one was made)."""
     if recorder is not None:
-        error.attach(recorder.result(None, error))
+        error.attach(recorder.result(recorder.tokens, error))
     return error

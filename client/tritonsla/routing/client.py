@@ -34,7 +34,7 @@ from tritonsla.routing.errors import (
 )
 from tritonsla.routing.monitor import DEFAULT_INTERVAL_S, Monitor, MonitorThread
 from tritonsla.routing.policy import Decision
-from tritonsla.routing.request import build_inputs, is_final, response_text
+from tritonsla.routing.request import build_inputs, parse_response, requested_outputs
 from tritonsla.routing.result import Chunk, GenerationResult, Recorder
 from tritonsla.routing.router import Router, classify
 from tritonsla.routing.table import EndpointTable, Replica, Target
@@ -192,9 +192,7 @@ class SlaClient:
             except BaseException:
                 self.router.finished(decision, None)
                 raise
-            text = "".join(chunk.text for chunk in recorder.chunks)
-            tokens = len(recorder.chunks) if call.request.stream else self.router.count_tokens(text)
-            stream.result = recorder.result(tokens)
+            stream.result = recorder.result(self.router.output_tokens(recorder))
             self.router.finished(decision, stream.result)
             return
 
@@ -221,6 +219,7 @@ class SlaClient:
                 client.async_stream_infer(
                     decision.endpoint.model,
                     build_inputs(call.request),
+                    outputs=requested_outputs(decision.endpoint.contract),
                     request_id=call.request.request_id,
                     enable_empty_final_response=True,
                     priority=decision.triton_priority,
@@ -243,10 +242,11 @@ class SlaClient:
                 if error is not None:
                     broken = error.status() is not None  # the call failed, not just the request
                     raise classify(error, address, recorder.chunks, call.budget_s)
-                text = response_text(result)
-                finished = is_final(result)
-                if text is not None:
-                    yield recorder.add(text, arrival_ns)
+                reply = parse_response(result.get_response())
+                finished = reply.final
+                chunk = recorder.take(reply, arrival_ns)
+                if chunk is not None:
+                    yield chunk
         finally:
             client.stop_stream(cancel_requests=True)  # bounded even if the server lingers
             if broken:

@@ -30,11 +30,12 @@ class LatencyTracker:
         self._first: dict[str, _Ewma] = {}
         self._per_token: dict[str, _Ewma] = {}
 
-    def observe_stream(self, model: str, ttft_ms: float, e2e_ms: float, responses: int) -> None:
-        """A streamed answer: first response after `ttft_ms`, last after `e2e_ms`."""
+    def observe_stream(self, model: str, ttft_ms: float, e2e_ms: float, tokens: int) -> None:
+        """A streamed answer of `tokens` tokens: first response after `ttft_ms`, last after
+        `e2e_ms`."""
         self._first.setdefault(model, _Ewma()).add(ttft_ms, self.alpha)
-        if responses > 1:
-            per_token = (e2e_ms - ttft_ms) / (responses - 1)
+        if tokens > 1:
+            per_token = (e2e_ms - ttft_ms) / (tokens - 1)
             self._per_token.setdefault(model, _Ewma()).add(per_token, self.alpha)
 
     def observe_whole(self, model: str, e2e_ms: float, tokens: int) -> None:

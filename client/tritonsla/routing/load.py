@@ -4,6 +4,9 @@ The server side comes from Triton's metrics (Prometheus text: nv_inference_pendi
 nv_inference_queue_duration_us, nv_inference_request_success / _failure), or from the gRPC
 statistics API for replicas whose metrics URL is unknown (no pending count there). Figures are
 summed over every model of the endpoint's pipeline: a request waits in each of their queues.
+Where the engine publishes its own gauges (the CPU engine's tritonsla_engine_active_requests and
+_waiting_requests), requests inside the engine count too: Triton's pending count cannot see
+them, since a decoupled engine takes requests off Triton's queue at once.
 Polling happens in `tritonsla.routing.monitor`, never per request.
 """
 
@@ -21,7 +24,9 @@ PENDING = "nv_inference_pending_request_count"
 QUEUE_US = "nv_inference_queue_duration_us"
 SUCCESS = "nv_inference_request_success"
 FAILURE = "nv_inference_request_failure"
-ROUTING_METRICS = (PENDING, QUEUE_US, SUCCESS, FAILURE)
+ENGINE_ACTIVE = "tritonsla_engine_active_requests"
+ENGINE_WAITING = "tritonsla_engine_waiting_requests"
+ROUTING_METRICS = (PENDING, QUEUE_US, SUCCESS, FAILURE, ENGINE_ACTIVE, ENGINE_WAITING)
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -29,11 +34,13 @@ _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 @dataclass(frozen=True)
 class Counters:
-    """Cumulative queue figures of one model on one server (pending is a gauge; None=unknown)."""
+    """Cumulative queue figures of one model on one server (gauges: pending, and engine =
+    requests running or waiting inside the engine; None = unknown)."""
 
     pending: float | None
     queue_us: float
     completed: float
+    engine: float | None = None
 
 
 def parse_prometheus(text: str, names: Iterable[str] = ROUTING_METRICS) -> dict[str, Counters]:
@@ -57,14 +64,17 @@ def parse_prometheus(text: str, names: Iterable[str] = ROUTING_METRICS) -> dict[
         key = (match.group(1), model)
         sums[key] = sums.get(key, 0.0) + value
     models = {model for _, model in sums}
-    return {
-        model: Counters(
+    found = {}
+    for model in models:
+        active = sums.get((ENGINE_ACTIVE, model))
+        waiting = sums.get((ENGINE_WAITING, model))
+        found[model] = Counters(
             pending=sums.get((PENDING, model)),
             queue_us=sums.get((QUEUE_US, model), 0.0),
             completed=sums.get((SUCCESS, model), 0.0) + sums.get((FAILURE, model), 0.0),
+            engine=None if active is None and waiting is None else (active or 0) + (waiting or 0),
         )
-        for model in models
-    }
+    return found
 
 
 def fetch_metrics(url: str, timeout: float) -> dict[str, Counters]:
@@ -87,7 +97,8 @@ def statistics_counters(stats: Mapping) -> dict[str, Counters]:
 
 @dataclass(frozen=True)
 class EndpointLoad:
-    """What the server says of one endpoint: requests waiting, recent mean queue time."""
+    """What the server says of one endpoint: requests in it (queued, or inside the engine when
+    it says so), recent mean queue time."""
 
     pending: float
     queue_ms: float
@@ -99,14 +110,15 @@ IDLE = EndpointLoad(0.0, 0.0)
 def endpoint_load(
     models: Iterable[str], before: Mapping[str, Counters], after: Mapping[str, Counters]
 ) -> EndpointLoad:
-    """Pending requests and the mean queue time of requests completed between two polls."""
+    """Requests in the pipeline (queued + inside the engine) and the mean queue time of requests
+    completed between two polls."""
     pending = 0.0
     queue_ms = 0.0
     for model in models:
         now = after.get(model)
         if now is None:
             continue
-        pending += now.pending or 0.0
+        pending += (now.pending or 0.0) + (now.engine or 0.0)
         old = before.get(model)
         if old is not None and now.completed > old.completed:
             queue_ms += (now.queue_us - old.queue_us) / (now.completed - old.completed) / 1000
@@ -144,7 +156,8 @@ class LoadBoard:
         return self._load.get((replica.address, endpoint.sla), IDLE)
 
     def score(self, replica: Replica, endpoint: Endpoint) -> float:
-        """Requests ahead of a new one: what we sent, or what the server says waits, if more."""
+        """Requests ahead of a new one: what we have in flight there, or what the server says is
+        in the pipeline (other clients' too), if more."""
         return max(self.outstanding(replica, endpoint), self.load(replica, endpoint).pending)
 
     def least_outstanding(

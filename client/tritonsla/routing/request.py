@@ -1,23 +1,34 @@
-"""A generation request as Triton tensors, and Triton responses as text (pure).
+"""A generation request as Triton tensors, and Triton responses as text and tokens (pure).
 
 Input names, data types and ranks come from `tritonsla.contract.ENSEMBLE_INPUTS` (the BLS model
-has the same inputs); each tensor gets the batch dimension 1 in front.
+has the same inputs); each tensor gets the batch dimension 1 in front. The sync client sends
+tritonclient `InferInput`s (`build_inputs`); the asyncio client writes `ModelInferRequest`
+messages on its streams itself (`build_request`). Both read responses with `parse_response`.
+
+Output tokens are counted exactly from `output_log_probs`: every response of the ensemble and
+of the BLS carries one entry per token generated in that response (`[1, beam, tokens]`), also
+when the BLS holds back text that ends inside a UTF-8 character.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import struct
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 import numpy as np
 import tritonclient.grpc as grpcclient
+from tritonclient.grpc import service_pb2
 from tritonclient.utils import triton_to_np_dtype
 
 from tritonsla.contract import ENSEMBLE_INPUTS
 
 TEXT_OUTPUT = "text_output"
+TOKENS_OUTPUT = "output_log_probs"
+REQUESTED_OUTPUTS = (TEXT_OUTPUT, TOKENS_OUTPUT)
+"""Outputs asked of contract models: the text and, for exact token counts, the log probs."""
 FINAL_FLAG = "triton_final_response"
-EMPTY_FINAL = {"triton_enable_empty_final_response": True}
+EMPTY_FINAL = "triton_enable_empty_final_response"
 """Request parameter: the server ends every stream with a flagged (possibly empty) response."""
 
 _DATATYPES = {spec.name: spec.data_type.removeprefix("TYPE_") for spec in ENSEMBLE_INPUTS}
@@ -33,6 +44,7 @@ class Sampling:
     top_p: float | None = None
     random_seed: int | None = None
     end_id: int | None = None
+    min_length: int | None = None
     stop_words: tuple[str, ...] | None = None
     bad_words: tuple[str, ...] | None = None
 
@@ -50,48 +62,141 @@ class GenerateRequest:
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
             raise ValueError(f"`max_tokens` must be >= 1; got {self.max_tokens}")
+        low = self.sampling.min_length
+        if low is not None and not 0 <= low <= self.max_tokens:
+            raise ValueError(
+                f"`min_length` must be in 0..max_tokens ({self.max_tokens}); got {low}"
+            )
+        if not self.request_id:
+            raise ValueError("`request_id` must not be empty (streams match answers by it)")
 
 
-def _tensor(name: str, values: Sequence) -> grpcclient.InferInput:
-    datatype = _DATATYPES[name]
-    dtype = np.object_ if datatype == "BYTES" else triton_to_np_dtype(datatype)
-    array = np.array([list(values)], dtype=dtype)
-    tensor = grpcclient.InferInput(name, list(array.shape), datatype)
-    tensor.set_data_from_numpy(array)
-    return tensor
+def input_values(request: GenerateRequest) -> list[tuple[str, list]]:
+    """(name, values) of every input `request` sends; strings as UTF-8 bytes."""
+    values: list[tuple[str, list]] = [
+        ("text_input", [request.prompt.encode("utf-8")]),
+        ("max_tokens", [request.max_tokens]),
+        ("stream", [request.stream]),
+    ]
+    for option in fields(Sampling):
+        value = getattr(request.sampling, option.name)
+        if isinstance(value, tuple):
+            if value:
+                values.append((option.name, [word.encode("utf-8") for word in value]))
+        elif value is not None:
+            values.append((option.name, [value]))
+    return values
 
 
 def build_inputs(request: GenerateRequest) -> list[grpcclient.InferInput]:
     """The input tensors of `request` for `<profile>_tensorrt_llm_bls` or `<profile>_ensemble`."""
-    inputs = [
-        _tensor("text_input", [request.prompt.encode("utf-8")]),
-        _tensor("max_tokens", [request.max_tokens]),
-        _tensor("stream", [request.stream]),
-    ]
-    for option in fields(Sampling):
-        value = getattr(request.sampling, option.name)
-        if value is None:
-            continue
-        if isinstance(value, tuple):
-            if value:
-                inputs.append(_tensor(option.name, [word.encode("utf-8") for word in value]))
-        else:
-            inputs.append(_tensor(option.name, [value]))
+    inputs = []
+    for name, values in input_values(request):
+        datatype = _DATATYPES[name]
+        dtype = np.object_ if datatype == "BYTES" else triton_to_np_dtype(datatype)
+        tensor = grpcclient.InferInput(name, [1, len(values)], datatype)
+        tensor.set_data_from_numpy(np.array([values], dtype=dtype))
+        inputs.append(tensor)
     return inputs
 
 
-def response_text(result: grpcclient.InferResult) -> str | None:
-    """The text a response carries; None for a flags-only (empty final) response."""
-    array = result.as_numpy(TEXT_OUTPUT)
-    if array is None:
+def requested_outputs(contract: bool) -> list[grpcclient.InferRequestedOutput] | None:
+    """Outputs the sync client asks for: REQUESTED_OUTPUTS of contract models, else all."""
+    if not contract:
         return None
-    return "".join(
-        item.decode("utf-8", errors="replace") if isinstance(item, bytes) else str(item)
-        for item in array.reshape(-1)
-    )
+    return [grpcclient.InferRequestedOutput(name) for name in REQUESTED_OUTPUTS]
 
 
-def is_final(result: grpcclient.InferResult) -> bool:
-    """True when the response closes its request's stream."""
-    parameters = result.get_response().parameters
-    return FINAL_FLAG in parameters and parameters[FINAL_FLAG].bool_param
+_PACK = {"INT32": "i", "UINT64": "Q", "FP32": "f", "BOOL": "?"}
+"""struct codes of the contract's numeric input types (Triton's raw tensors are little-endian)."""
+
+
+def _raw(datatype: str, values: list) -> bytes:
+    """Triton's raw encoding: numbers packed, BYTES elements each behind a 4-byte length."""
+    if datatype == "BYTES":
+        return b"".join(len(item).to_bytes(4, "little") + item for item in values)
+    return struct.pack(f"<{len(values)}{_PACK[datatype]}", *values)
+
+
+def build_request(
+    request: GenerateRequest,
+    model: str,
+    *,
+    priority: int = 0,
+    timeout_us: int | None = None,
+    contract: bool = True,
+) -> service_pb2.ModelInferRequest:
+    """The gRPC message of `request` to `model`, asking for a flagged final response.
+
+    Tensors are encoded straight into the message (no numpy). `contract`: the model serves
+    the ensemble/BLS outputs, so REQUESTED_OUTPUTS are named (other models return all theirs).
+    """
+    message = service_pb2.ModelInferRequest(model_name=model, id=request.request_id)
+    inputs = message.inputs
+    contents = message.raw_input_contents
+    for name, values in input_values(request):
+        datatype = _DATATYPES[name]
+        inputs.add(name=name, datatype=datatype, shape=(1, len(values)))
+        contents.append(_raw(datatype, values))
+    if contract:
+        for name in REQUESTED_OUTPUTS:
+            message.outputs.add(name=name)
+    parameters = message.parameters
+    if priority:
+        parameters["priority"].uint64_param = priority
+    if timeout_us is not None:
+        parameters["timeout"].int64_param = timeout_us
+    parameters[EMPTY_FINAL].bool_param = True
+    return message
+
+
+def stop_request(engine_model: str, request_id: str) -> service_pb2.ModelInferRequest:
+    """TensorRT-LLM's cancel: `stop` on a request to the engine carrying the live request's id.
+
+    The engine's required inputs carry placeholders; only `stop` and the id matter. No flagged
+    final response is asked for, so the server sends nothing back unless the stop fails.
+    """
+    message = service_pb2.ModelInferRequest(model_name=engine_model, id=request_id)
+    one = np.ones((1, 1), np.int32).tobytes()
+    for name in ("input_ids", "input_lengths", "request_output_len"):
+        message.inputs.add(name=name, datatype="INT32", shape=(1, 1))
+        message.raw_input_contents.append(one)
+    message.inputs.add(name="stop", datatype="BOOL", shape=(1, 1))
+    message.raw_input_contents.append(np.ones((1, 1), np.bool_).tobytes())
+    return message
+
+
+class Reply(NamedTuple):
+    """What one response says: its text (None: no text output), tokens (None: not counted)."""
+
+    text: str | None
+    tokens: int | None
+    final: bool
+
+
+def _text(raw: bytes) -> str:
+    """The BYTES elements of a raw output, decoded and joined (beams side by side)."""
+    parts = []
+    offset = 0
+    while offset + 4 <= len(raw):
+        size = int.from_bytes(raw[offset : offset + 4], "little")
+        parts.append(raw[offset + 4 : offset + 4 + size].decode("utf-8", errors="replace"))
+        offset += 4 + size
+    return "".join(parts)
+
+
+def parse_response(response: service_pb2.ModelInferResponse) -> Reply:
+    """Text, generated tokens (last dimension of `output_log_probs`) and final flag of a response.
+
+    Tokens are counted over beam 0 (every beam generates in step).
+    """
+    text: str | None = None
+    tokens: int | None = None
+    for index, output in enumerate(response.outputs):
+        if output.name == TEXT_OUTPUT:
+            text = _text(response.raw_output_contents[index])
+        elif output.name == TOKENS_OUTPUT and output.shape:
+            tokens = int(output.shape[-1])
+    parameters = response.parameters
+    final = FINAL_FLAG in parameters and parameters[FINAL_FLAG].bool_param
+    return Reply(text, tokens, final)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from tritonsla.routing.errors import RoutingError
 from tritonsla.routing.policy import Decision
+from tritonsla.routing.request import Reply
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """The text of one response (roughly one token when streaming) and when it arrived."""
+    """The text of one response (one or a few tokens when streaming) and when it arrived."""
 
     text: str
     arrival_ns: int
@@ -24,7 +25,12 @@ class Chunk:
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """One request's answer and timing. `error` is set only on partial results of failures."""
+    """One request's answer and timing. `error` is set only on partial results of failures.
+
+    `output_tokens` is exact when the model reports its tokens (`output_log_probs` of the
+    ensemble/BLS contract); else the number of chunks (streamed) or the deploy tokenizer's count
+    of the text (None when unavailable).
+    """
 
     text: str
     chunks: tuple[Chunk, ...]
@@ -78,7 +84,7 @@ class GenerationResult:
 
 @dataclass
 class Recorder:
-    """Collects chunks of one attempt as they arrive; `result` freezes them."""
+    """Collects chunks and token counts of one attempt as they arrive; `result` freezes them."""
 
     decision: Decision
     request_id: str
@@ -86,12 +92,19 @@ class Recorder:
     attempts: int = 1
     send_ns: int | None = None
     chunks: list[Chunk] = field(default_factory=list)
+    tokens: int | None = None
+    """Tokens the responses reported so far; None while none reported any."""
 
     def sent(self) -> None:
         self.send_ns = time.perf_counter_ns()
 
-    def add(self, text: str, arrival_ns: int) -> Chunk:
-        chunk = Chunk(text, arrival_ns)
+    def take(self, reply: Reply, arrival_ns: int) -> Chunk | None:
+        """Record one response: its tokens, and its text as a chunk (None when it has no text)."""
+        if reply.tokens is not None:
+            self.tokens = reply.tokens if self.tokens is None else self.tokens + reply.tokens
+        if reply.text is None:
+            return None
+        chunk = Chunk(reply.text, arrival_ns)
         self.chunks.append(chunk)
         return chunk
 

@@ -32,7 +32,7 @@ from tritonsla.routing.policy import (
     triton_priority,
     triton_timeout_us,
 )
-from tritonsla.routing.result import Chunk, GenerationResult
+from tritonsla.routing.result import Chunk, GenerationResult, Recorder
 from tritonsla.routing.table import Endpoint, EndpointTable, Replica
 from tritonsla.routing.transport import ReplicaDown
 from tritonsla.text.tokenizer import TextTokenizer, load_tokenizer
@@ -128,8 +128,8 @@ class Router:
         e2e_ms = (result.end_ns - result.send_ns) / 1e6
         if result.streamed:
             ttft_ms = (result.chunks[0].arrival_ns - result.send_ns) / 1e6
-            chunks = len(result.chunks)
-            self.latency.observe_stream(decision.endpoint.model, ttft_ms, e2e_ms, chunks)
+            tokens = result.output_tokens or len(result.chunks)
+            self.latency.observe_stream(decision.endpoint.model, ttft_ms, e2e_ms, tokens)
         elif result.output_tokens:
             self.latency.observe_whole(decision.endpoint.model, e2e_ms, result.output_tokens)
 
@@ -150,6 +150,15 @@ class Router:
         """Tokens of a non-streamed answer by the deploy's tokenizer; None when unavailable."""
         tokenizer = self.tokenizer
         return None if tokenizer is None else len(tokenizer.encode(text, add_special_tokens=False))
+
+    def output_tokens(self, recorder: Recorder) -> int | None:
+        """A complete answer's tokens: as the model reported them, else estimated (chunks when
+        streamed, the tokenizer otherwise) for models outside the contract."""
+        if recorder.tokens is not None:
+            return recorder.tokens
+        if recorder.streamed:
+            return len(recorder.chunks)
+        return self.count_tokens("".join(chunk.text for chunk in recorder.chunks))
 
 
 def classify(

@@ -3,6 +3,8 @@
 Nothing is copied: each Endpoint keeps a reference to its merged Profile, so its SLO, queue
 policy and batch size are the ones the rendered Triton configs were made from. Replicas are
 `deploy.server` (host:grpc_port, with its metrics URL) first, then `deploy.server.replicas`.
+An endpoint whose model serves the ensemble/BLS contract names its engine model
+(`<profile>_tensorrt_llm`): the client asks it for exact token counts and can stop requests there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from tritonsla.routing.errors import UnknownEndpointError
 from tritonsla.server.ports import Endpoints
 
 Target = Literal["bls", "ensemble"]
-"""Which model of a class requests go to: the BLS model (priorities work) or the ensemble."""
+"""Which model of a class requests go to. Both pass the request id and timeout on; the ensemble
+passes Triton's priority to every composing model (clamped to its levels), the BLS orders its own
+queue by it (the Python backend cannot pass it to the engine). The BLS is the default: it turns a
+client's cancellation into the engine's `stop`, which Triton 2.51 does not do for an ensemble."""
 
 TARGET_ROLES: dict[str, str] = {"bls": "tensorrt_llm_bls", "ensemble": "ensemble"}
 
@@ -47,6 +52,13 @@ class Endpoint:
     model: str
     replicas: tuple[Replica, ...]
     profile: Profile
+    engine_model: str | None = None
+    """The engine behind a contract model (`<profile>_tensorrt_llm`); None for other models."""
+
+    @property
+    def contract(self) -> bool:
+        """Whether the model serves the ensemble/BLS contract (output_log_probs, min_length)."""
+        return self.engine_model is not None
 
     @property
     def slo(self) -> Slo:
@@ -100,7 +112,8 @@ class EndpointTable:
         models: dict[str, Endpoint] = {}
         for sla, profile in deployment.profiles.items():
             for kind, role in TARGET_ROLES.items():
-                endpoint = Endpoint(sla, model_name(sla, role), servers, profile)
+                engine = model_name(sla, "tensorrt_llm")
+                endpoint = Endpoint(sla, model_name(sla, role), servers, profile, engine)
                 models[endpoint.model] = endpoint
                 if kind == target:
                     endpoints[sla] = endpoint
@@ -119,6 +132,16 @@ class EndpointTable:
         if found is None:
             raise UnknownEndpointError("model", model, list(self.models))
         return found if address is None else replace(found, replicas=(found.replica(address),))
+
+
+def contract_engine(model: str) -> str | None:
+    """The engine model behind `model` when its name is a contract model's (`<profile>_ensemble`,
+    `<profile>_tensorrt_llm_bls`), e.g. a model rendered from another deploy file; else None."""
+    for role in TARGET_ROLES.values():
+        suffix = f"_{role}"
+        if model.endswith(suffix) and len(model) > len(suffix):
+            return model_name(model.removesuffix(suffix), "tensorrt_llm")
+    return None
 
 
 def deploy_replicas(deployment: Deployment) -> tuple[Replica, ...]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import grpc
 import tritonclient.grpc as grpcclient
-import tritonclient.grpc.aio as aioclient
-from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
 from tritonsla.routing.errors import ConnectTimeoutError, ReplicaUnavailableError
@@ -57,15 +56,16 @@ def connect(address: str, timeout: float) -> grpcclient.InferenceServerClient:
     return client
 
 
-async def connect_async(address: str, timeout: float) -> aioclient.InferenceServerClient:
-    """An asyncio client of a ready server; raises ReplicaDown or ConnectTimeoutError."""
-    client = aioclient.InferenceServerClient(address, channel_args=CHANNEL_ARGS)
+async def open_channel(address: str, timeout: float) -> grpc.aio.Channel:
+    """A grpc.aio channel to a ready server; raises ReplicaDown or ConnectTimeoutError."""
+    channel = grpc.aio.insecure_channel(address, options=CHANNEL_ARGS)
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
     try:
-        ready = await client.is_server_ready(client_timeout=timeout)
-    except InferenceServerException as error:
-        await client.close()
-        raise connect_error(error, address, timeout) from None
-    if not ready:
-        await client.close()
+        reply = await stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=timeout)
+    except grpc.RpcError as error:
+        await channel.close()
+        raise connect_error(as_server_exception(error), address, timeout) from None
+    if not reply.ready:
+        await channel.close()
         raise connect_error(None, address, timeout)
-    return client
+    return channel

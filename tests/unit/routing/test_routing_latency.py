@@ -13,10 +13,10 @@ def test_no_estimate_before_any_answer():
 
 def test_streamed_answers_teach_ttft_and_time_per_token():
     tracker = LatencyTracker(alpha=0.5)
-    tracker.observe_stream("m", ttft_ms=100.0, e2e_ms=400.0, responses=4)  # 100 ms per token
+    tracker.observe_stream("m", ttft_ms=100.0, e2e_ms=400.0, tokens=4)  # 100 ms per token
     assert tracker.estimate_ms("m", 10) == pytest.approx(100 + 9 * 100)
 
-    tracker.observe_stream("m", ttft_ms=200.0, e2e_ms=200.0, responses=1)  # TTFT only
+    tracker.observe_stream("m", ttft_ms=200.0, e2e_ms=200.0, tokens=1)  # TTFT only
     assert tracker.estimate_ms("m", 10) == pytest.approx(150 + 9 * 100)
     assert tracker.estimate_ms("other", 10) is None
 

@@ -31,6 +31,10 @@ nv_inference_queue_duration_us{model="realtime_tensorrt_llm",version="1"} 3800
 nv_inference_pending_request_count{version="1",model="realtime_tensorrt_llm_bls"} 3
 nv_inference_pending_request_count{model="realtime_tensorrt_llm",version="1"} 1
 nv_inference_pending_request_count{model="realtime_tensorrt_llm",version="2"} 1
+# TYPE tritonsla_engine_active_requests gauge
+tritonsla_engine_active_requests{model="realtime_tensorrt_llm",version="1"} 4
+tritonsla_engine_waiting_requests{model="realtime_tensorrt_llm",version="1"} 3
+tritonsla_engine_kv_blocks_free{model="realtime_tensorrt_llm",version="1"} 99
 nv_cpu_utilization 0.5
 nv_gpu_utilization{gpu_uuid="GPU-1"} 0.5
 nv_inference_request_success{model="weird"} not-a-number
@@ -43,7 +47,7 @@ def test_prometheus_text_is_summed_per_model():
     assert counters["realtime_tensorrt_llm_bls"] == Counters(
         pending=3.0, queue_us=86_000.0, completed=43.0
     )
-    assert counters["realtime_tensorrt_llm"] == Counters(2.0, 3_800.0, 38.0)  # two versions
+    assert counters["realtime_tensorrt_llm"] == Counters(2.0, 3_800.0, 38.0, engine=7.0)
     assert counters["batch_tensorrt_llm_bls"] == Counters(None, 0.0, 7.0)  # no gauge: unknown
     assert set(counters) == {
         "realtime_tensorrt_llm_bls",
@@ -82,6 +86,13 @@ def test_queue_time_is_the_mean_of_requests_completed_between_polls():
     }
     assert endpoint_load(models, before, after) == EndpointLoad(pending=3.0, queue_ms=1.0)
     assert endpoint_load(models, {}, after) == EndpointLoad(3.0, 0.0)
+
+
+def test_requests_inside_the_engine_count_where_it_reports_them():
+    counters = parse_prometheus(METRICS)
+    pipeline = ("realtime_tensorrt_llm_bls", "realtime_tensorrt_llm")
+    # 3 + 2 queued in Triton (2 versions), 4 running + 3 waiting inside the engine
+    assert endpoint_load(pipeline, {}, counters).pending == 12.0
 
 
 def test_least_outstanding_prefers_the_idlest_usable_replica(table):

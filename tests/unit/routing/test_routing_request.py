@@ -1,19 +1,21 @@
-"""Requests as Triton tensors (typed by the contract), calls validated, timeouts typed."""
+"""Requests as Triton tensors and messages (typed by the contract), responses parsed, calls
+validated, timeouts typed."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import tritonclient.grpc as grpcclient
 from tritonclient.grpc import service_pb2
 
 from tritonsla.routing.call import make_call
 from tritonsla.routing.request import (
     GenerateRequest,
+    Reply,
     Sampling,
     build_inputs,
-    is_final,
-    response_text,
+    build_request,
+    parse_response,
+    stop_request,
 )
 from tritonsla.routing.timeout import DEFAULT_TIMEOUT, Timeout, as_timeout
 
@@ -64,27 +66,59 @@ def test_sampling_inputs_use_the_contract_types():
     assert np.frombuffer(tensors["random_seed"][2], np.uint64).tolist() == [2**63]
 
 
-def test_max_tokens_must_be_positive():
+def test_max_tokens_must_be_positive_and_min_length_within_it():
     with pytest.raises(ValueError, match="`max_tokens` must be >= 1; got 0"):
         GenerateRequest("p", 0, True, "r")
+    with pytest.raises(ValueError, match=r"`min_length` must be in 0\.\.max_tokens \(4\); got 5"):
+        GenerateRequest("p", 4, True, "r", Sampling(min_length=5))
 
 
-def _result(text: bytes | None, final: bool) -> grpcclient.InferResult:
+def test_the_stream_message_matches_the_tensors_and_asks_for_token_counts():
+    request = GenerateRequest("héllo", 16, True, "r3", Sampling(min_length=16))
+    message = build_request(request, "realtime_ensemble", priority=2, timeout_us=5000)
+    tensors = _tensors(request)
+    assert message.model_name == "realtime_ensemble" and message.id == "r3"
+    assert [(t.name, t.datatype, list(t.shape)) for t in message.inputs] == [
+        (name, spec[0], spec[1]) for name, spec in tensors.items()
+    ]
+    assert list(message.raw_input_contents) == [spec[2] for spec in tensors.values()]
+    assert [output.name for output in message.outputs] == ["text_output", "output_log_probs"]
+    parameters = message.parameters
+    assert parameters["priority"].uint64_param == 2
+    assert parameters["timeout"].int64_param == 5000
+    assert parameters["triton_enable_empty_final_response"].bool_param
+
+    other = build_request(request, "echo", contract=False)  # all outputs; no priority or timeout
+    assert not other.outputs and set(other.parameters) == {"triton_enable_empty_final_response"}
+
+
+def test_a_stop_request_names_the_live_request_and_asks_for_nothing_back():
+    message = stop_request("realtime_tensorrt_llm", "r4")
+    assert (message.model_name, message.id) == ("realtime_tensorrt_llm", "r4")
+    assert [t.name for t in message.inputs][-1] == "stop"
+    assert message.raw_input_contents[-1] == b"\x01" and not message.parameters
+
+
+def _response(
+    text: bytes | None, tokens: int | None, final: bool
+) -> service_pb2.ModelInferResponse:
     response = service_pb2.ModelInferResponse(model_name="m")
+    if tokens is not None:
+        response.outputs.add(name="output_log_probs", datatype="FP32", shape=[1, 1, tokens])
+        response.raw_output_contents.append(np.zeros(tokens, np.float32).tobytes())
     if text is not None:
-        output = response.outputs.add(name="text_output", datatype="BYTES", shape=[1, 1])
+        response.outputs.add(name="text_output", datatype="BYTES", shape=[1, 1])
         response.raw_output_contents.append(len(text).to_bytes(4, "little") + text)
-        del output
     if final:
         response.parameters["triton_final_response"].bool_param = True
-    return grpcclient.InferResult(response)
+    return response
 
 
-def test_responses_as_text_and_final_flag():
-    assert response_text(_result("é".encode(), final=False)) == "é"
-    assert not is_final(_result(b"x", final=False))
-    empty_final = _result(None, final=True)
-    assert response_text(empty_final) is None and is_final(empty_final)
+def test_responses_as_text_tokens_and_final_flag():
+    assert parse_response(_response("é".encode(), 2, final=False)) == Reply("é", 2, False)
+    assert parse_response(_response(b"", 1, final=True)) == Reply("", 1, True)  # held back text
+    assert parse_response(_response(b"x", None, final=False)) == Reply("x", None, False)
+    assert parse_response(_response(None, None, final=True)) == Reply(None, None, True)
 
 
 def test_timeout_phases_default_and_override():

@@ -16,6 +16,7 @@ from tritonsla.routing.errors import (
     UnknownEndpointError,
 )
 from tritonsla.routing.policy import RouteRequest
+from tritonsla.routing.request import Reply
 from tritonsla.routing.result import Chunk, Recorder
 from tritonsla.routing.router import Pin, Router, classify
 from tritonsla.routing.table import EndpointTable
@@ -67,15 +68,25 @@ def test_url_alone_keeps_the_class_choice(router):
     assert (decision.endpoint.sla, decision.replica.address) == ("batch", "10.9.9.9:8001")
 
 
-def test_complete_answers_teach_latency(router):
+def test_complete_answers_teach_latency_per_reported_token(router):
     decision = router.decide(RouteRequest(8, sla="interactive"), Pin())
     recorder = Recorder(decision, "r", streamed=True, send_ns=0)
-    recorder.add("a", 50_000_000)
-    recorder.add("b", 70_000_000)
-    result = recorder.result(2)
+    recorder.take(Reply("a", 1, False), 50_000_000)
+    recorder.take(Reply("bc", 2, False), 70_000_000)  # a character that took two tokens
+    recorder.take(Reply(None, None, True), 71_000_000)  # flags-only final: no chunk
+    assert len(recorder.chunks) == 2 and router.output_tokens(recorder) == 3
+    result = recorder.result(router.output_tokens(recorder))
     router.finished(decision, result)
-    expected = 50.0 + 7 * (result.end_ns - 50_000_000) / 1e6
+    expected = 50.0 + 7 * (result.end_ns - 50_000_000) / 1e6 / 2
     assert router.service_ms(decision.endpoint, 8) == pytest.approx(expected, rel=1e-6)
+
+
+def test_models_that_report_no_tokens_are_counted_by_chunks_when_streamed(router):
+    decision = router.decide(RouteRequest(8, sla="interactive"), Pin())
+    recorder = Recorder(decision, "r", streamed=True)
+    for text in ("a", "b", "c"):
+        recorder.take(Reply(text, None, False), 1)
+    assert router.output_tokens(recorder) == 3
 
 
 def test_token_count_of_whole_answers_needs_the_tokenizer(project):

@@ -6,7 +6,7 @@ import pytest
 
 from tritonsla.profiles.loading import load_deployment
 from tritonsla.routing.errors import UnknownEndpointError
-from tritonsla.routing.table import EndpointTable, Replica
+from tritonsla.routing.table import EndpointTable, Replica, contract_engine
 
 
 def test_classes_models_and_replicas_from_cpu_deploy(deployment):
@@ -23,6 +23,7 @@ def test_classes_models_and_replicas_from_cpu_deploy(deployment):
     assert realtime.max_batch_size == 4
     assert table.endpoint("interactive").slo.e2e_ms == 8000
     assert table.endpoint("batch").queue.priority_levels == 0
+    assert realtime.engine_model == "realtime_tensorrt_llm" and realtime.contract
     assert realtime.pipeline_models == (
         "realtime_preprocessing",
         "realtime_tensorrt_llm",
@@ -39,6 +40,20 @@ def test_ensemble_target_and_lookup_by_model(deployment):
     assert table.for_model("batch_tensorrt_llm_bls").sla == "batch"
     pinned = table.for_model("interactive_ensemble", "127.0.0.1:9101")
     assert pinned.replicas == (Replica("127.0.0.1:9101"),)
+
+
+@pytest.mark.parametrize(
+    ("model", "engine"),
+    [
+        ("general_ensemble", "general_tensorrt_llm"),
+        ("my_sla_tensorrt_llm_bls", "my_sla_tensorrt_llm"),
+        ("echo", None),
+        ("_ensemble", None),
+        ("realtime_tensorrt_llm", None),  # the engine itself takes other inputs
+    ],
+)
+def test_contract_models_are_known_by_their_names(model, engine):
+    assert contract_engine(model) == engine
 
 
 def test_deploy_replicas_follow_the_main_server(project):
