@@ -4,7 +4,8 @@ Builds the router of a deploy file (two replicas, no network, no background poll
 latency model so admission control does real work, then times each decision alone with
 `time.perf_counter_ns` over a mix of requests: explicit class, deadline-routed, low priority,
 with spill. The peer is what a static router does: `endpoints[sla]`. Also shown: the whole
-client-side preparation of a request (call planning + decision + input tensors).
+client-side preparation of a request (call planning + decision + the gRPC request message the
+asyncio client writes on its stream).
 
     python bench/routing_overhead.py [--decisions 100000] [--deploy deploy/cpu.yaml]
 """
@@ -23,7 +24,7 @@ from rich.table import Table
 from tritonsla.profiles.loading import load_deployment
 from tritonsla.routing.call import make_call
 from tritonsla.routing.policy import RouteRequest
-from tritonsla.routing.request import build_inputs
+from tritonsla.routing.request import build_request
 from tritonsla.routing.router import Pin, Router
 from tritonsla.routing.table import EndpointTable
 from tritonsla.routing.timeout import DEFAULT_TIMEOUT
@@ -79,13 +80,19 @@ def main() -> None:
 
     def preparation(i: int) -> object:
         call = make_call("Hello there", DEFAULT_TIMEOUT, deadline_s=5.0, max_tokens=16)
-        return router.decide(call.route, call.pin), build_inputs(call.request)
+        decision = router.decide(call.route, call.pin)
+        return build_request(
+            call.request,
+            decision.endpoint.model,
+            priority=decision.triton_priority,
+            timeout_us=decision.timeout_us,
+        )
 
     timed(decision, 10_000)  # warm up
     rows = [
         ("dict lookup (peer)", timed(lookup, args.decisions)),
         ("routing decision (Router.decide)", timed(decision, args.decisions)),
-        ("plan + decide + input tensors", timed(preparation, args.decisions // 10)),
+        ("plan + decide + request message", timed(preparation, args.decisions // 10)),
     ]
     peer_mean = summary(rows[0][1])[0]
     report = Table(title=f"Routing cost per request ({args.decisions} decisions, {args.deploy})")

@@ -209,16 +209,22 @@ class Stream:
         if exchange is None:
             return  # a late answer of an abandoned request
         if message.error_message:
-            del self._open[response.id]
+            self._release(response.id)
             error = InferenceServerException(msg=message.error_message)
             chunks = exchange.recorder.chunks
             exchange.fail(classify(error, self.target, chunks, exchange.call.budget_s))
             return
         reply = parse_response(response)
         if reply.final:
-            del self._open[response.id]
+            self._release(response.id)
         if not exchange.abandoned:
             exchange.deliver(reply, arrival_ns)
+
+    def _release(self, request_id: str) -> None:
+        """The request is over on the server; a dedicated stream then ends (half-close)."""
+        del self._open[request_id]
+        if self.dedicated:
+            self._outbox.put_nowait(None)
 
     def _fail_open(self, error: InferenceServerException | None) -> None:
         """Fail every exchange still open: the call failed (`error`) or ended without answers."""
