@@ -38,6 +38,9 @@ from tritonsla.routing.router import classify
 from tritonsla.routing.transport import as_server_exception
 
 STOP_RETRY_S = 0.1
+CLOSE_GRACE_S = 2.0
+"""Closing waits up to this long for stopped requests to end: cancelling the stream under them
+would make Triton cancel them too (and the BLS model of Triton 2.51 may then not unload)."""
 
 
 class Exchange:
@@ -145,6 +148,10 @@ class Stream:
     def carries(self, request_id: str) -> bool:
         """Whether a request with this id is in flight here (ids must be unique per stream)."""
         return request_id in self._open
+
+    def stopping(self) -> bool:
+        """Whether abandoned requests still wait for their stop to end them on the server."""
+        return not self.broken and any(e.abandoned for e in self._open.values())
 
     def send(self, message: service_pb2.ModelInferRequest, exchange: Exchange) -> None:
         """Write `message`; its responses go to `exchange`."""
@@ -266,8 +273,13 @@ class Connection:
         return stream
 
     async def close(self) -> None:
-        """Cancel every stream, wait for their readers, close the channel."""
+        """Cancel every stream (once its stopped requests ended, within CLOSE_GRACE_S), wait
+        for their readers, close the channel."""
         streams = list(self._streams)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_GRACE_S
+        while any(stream.stopping() for stream in streams) and loop.time() < deadline:
+            await asyncio.sleep(STOP_RETRY_S / 4)
         for stream in streams:
             stream.close()
         await asyncio.gather(*(stream.reader for stream in streams), return_exceptions=True)
