@@ -80,6 +80,8 @@ class Exchange:
 
     def deliver(self, reply: Reply, arrival_ns: int) -> None:
         """One response of this request (called by the stream's reader)."""
+        if self.error is not None:
+            return  # timed out: the answer no longer counts
         first = not self.recorder.chunks
         chunk = self.recorder.take(reply, arrival_ns)
         if chunk is not None and first and self._timer_at < self._total_at:
