@@ -71,6 +71,9 @@ class GenerateRequest:
             raise ValueError("`request_id` must not be empty (streams match answers by it)")
 
 
+_SAMPLING_INPUTS = tuple(option.name for option in fields(Sampling))
+
+
 def input_values(request: GenerateRequest) -> list[tuple[str, list]]:
     """(name, values) of every input `request` sends; strings as UTF-8 bytes."""
     values: list[tuple[str, list]] = [
@@ -78,13 +81,14 @@ def input_values(request: GenerateRequest) -> list[tuple[str, list]]:
         ("max_tokens", [request.max_tokens]),
         ("stream", [request.stream]),
     ]
-    for option in fields(Sampling):
-        value = getattr(request.sampling, option.name)
+    sampling = request.sampling
+    for name in _SAMPLING_INPUTS:
+        value = getattr(sampling, name)
         if isinstance(value, tuple):
             if value:
-                values.append((option.name, [word.encode("utf-8") for word in value]))
+                values.append((name, [word.encode("utf-8") for word in value]))
         elif value is not None:
-            values.append((option.name, [value]))
+            values.append((name, [value]))
     return values
 
 
