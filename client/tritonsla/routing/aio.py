@@ -148,7 +148,8 @@ class AsyncSlaClient:
     async def generate(self, prompt: str, **options: Unpack[CallOptions]) -> GenerationResult:
         """Send `prompt` and wait for the whole answer; raises a RequestError on failure."""
         self._start_monitor()
-        answer = AsyncTokenStream(self, make_call(prompt, self.timeout, **options), False)
+        call = make_call(prompt, self.timeout, **options)
+        answer = AsyncTokenStream(self, call, incremental=False)
         async for _ in answer:  # yields nothing: the chunks are in the result
             pass
         return answer.result
@@ -156,7 +157,7 @@ class AsyncSlaClient:
     def stream(self, prompt: str, **options: Unpack[CallOptions]) -> AsyncTokenStream:
         """Send `prompt`; iterate the returned AsyncTokenStream for chunks as they arrive."""
         self._start_monitor()
-        return AsyncTokenStream(self, make_call(prompt, self.timeout, **options), True)
+        return AsyncTokenStream(self, make_call(prompt, self.timeout, **options))
 
     def _start_monitor(self) -> None:
         if self._monitor_task is None:
@@ -274,10 +275,11 @@ class AsyncTokenStream:
 
     Use with `async with` or call `aclose()`: closing before the end (or cancelling the task)
     cancels the request on the server. A failure raises a RequestError whose `result` holds
-    the partial answer.
+    the partial answer. `incremental=False` (generate's): nothing is yielded, the request
+    rides the replica's shared stream, and the chunks are in `result`.
     """
 
-    def __init__(self, client: AsyncSlaClient, call: Call, incremental: bool = True) -> None:
+    def __init__(self, client: AsyncSlaClient, call: Call, *, incremental: bool = True) -> None:
         self.call = call
         self._result: GenerationResult | None = None
         self._chunks = client._run(call, self, incremental)
