@@ -50,7 +50,7 @@ class Phase:
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take about four minutes on two cores."""
+    """What the demo runs; the defaults take about two minutes on two cores."""
 
     out: Path = Path("reports/demo")
     rates: tuple[float, ...] = (8.0, 16.0, 24.0)
