@@ -248,7 +248,10 @@ class SlaClient:
                 if chunk is not None:
                     yield chunk
         finally:
-            client.stop_stream(cancel_requests=True)  # bounded even if the server lingers
+            # an unfinished request is cancelled (bounded even if the server lingers); after a
+            # complete answer the stream is half-closed: a cancellation then can leave Triton
+            # 2.51's ensemble counting a request in flight, and it never unloads
+            client.stop_stream(cancel_requests=not finished)
             if broken:
                 client.close()
             else:

@@ -167,7 +167,8 @@ class Stream:
             return  # already over on the server
         if self.dedicated:
             del self._open[request_id]
-            self.close()
+            self.broken = True
+            self.cancel()
             return
         if exchange.engine_model is None:
             del self._open[request_id]
@@ -176,10 +177,18 @@ class Stream:
         self._stop(exchange, stop, self.loop.time() + exchange.call.timeout.total)
 
     def close(self) -> None:
-        """End the call; requests still open on it fail (a dedicated one's was abandoned)."""
+        """End the call: half-close it when nothing is in flight (a cancellation right after an
+        answer can leave Triton 2.51's ensemble counting a request, so it never unloads), else
+        cancel it (requests still open fail; a dedicated stream's own was abandoned)."""
         if not self.broken:
             self.broken = True
             self._outbox.put_nowait(None)
+            if self._open:
+                self.cancel()
+
+    def cancel(self) -> None:
+        """Cancel the gRPC call, unless it has ended."""
+        if not self.reader.done():
             self._call.cancel()
 
     def _stop(self, exchange: Exchange, stop: service_pb2.ModelInferRequest, until: float) -> None:
@@ -275,8 +284,8 @@ class Connection:
         return stream
 
     async def close(self) -> None:
-        """Cancel every stream (once its stopped requests ended, within CLOSE_GRACE_S), wait
-        for their readers, close the channel."""
+        """End every stream (once its stopped requests ended, within CLOSE_GRACE_S), wait for
+        their readers (cancelling streams the server does not end in time), close the channel."""
         streams = list(self._streams)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CLOSE_GRACE_S
@@ -284,5 +293,10 @@ class Connection:
             await asyncio.sleep(STOP_RETRY_S / 4)
         for stream in streams:
             stream.close()
-        await asyncio.gather(*(stream.reader for stream in streams), return_exceptions=True)
+        readers = [stream.reader for stream in streams]
+        if readers:
+            await asyncio.wait(readers, timeout=max(deadline - loop.time(), STOP_RETRY_S))
+            for stream in streams:
+                stream.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
         await self.channel.close()

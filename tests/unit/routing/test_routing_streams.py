@@ -212,3 +212,22 @@ def test_a_dedicated_stream_is_cancelled_with_its_request_or_closed_after_it(rou
         assert writer.done() and not stub.calls[1].cancelled  # half-closed, not cancelled
 
     run(test)
+
+
+def test_closing_half_closes_an_idle_stream_and_cancels_a_busy_one(router):
+    async def test() -> None:
+        stub = ScriptedStub()
+        idle = Stream(stub, TARGET, dedicated=False)
+        idle.close()
+        await settle()
+        assert stub.calls[0]._writer.done() and not stub.calls[0].cancelled
+
+        busy = Stream(stub, TARGET, dedicated=False)
+        waiting = exchange(busy, router, "w")
+        busy.close()
+        await busy.reader
+        assert stub.calls[1].cancelled
+        with pytest.raises(StreamBrokenError):
+            await waiting.wait()
+
+    run(test)
