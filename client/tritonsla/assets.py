@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tritonsla.cpu.checkpoint import write_default_checkpoint
+from tritonsla.folders import replace_folder
 from tritonsla.text.default_tokenizer import write_default_tokenizer
 
 STAMP = "tritonsla-assets.json"
@@ -65,10 +66,7 @@ def write_default_model(folder: Path = DEFAULT_FOLDER, model: DefaultModel | Non
         (weights_dir / STAMP).write_text(json.dumps(asdict(model), indent=2) + "\n")
         for path in (weights_dir, *weights_dir.iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)
-        previous = staging / "previous"
-        if folder.exists():
-            os.replace(folder, previous)
-        os.replace(weights_dir, folder)
+        replace_folder(weights_dir, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return True

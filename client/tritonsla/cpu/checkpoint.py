@@ -9,7 +9,6 @@ Nothing is ever downloaded: the default checkpoint is random-initialised from a 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from tritonsla.errors import ModelDataError
+from tritonsla.folders import replace_folder
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -211,7 +211,7 @@ def write_default_checkpoint(
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         _write_files(staging, config, seed)
-        _replace_folder(staging, folder)
+        replace_folder(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
@@ -253,13 +253,3 @@ def random_gpt2_tensors(config: GPT2Config, seed: int) -> dict[str, np.ndarray]:
             gain = suffix.startswith("ln_") and suffix.endswith("weight")
             tensors[f"h.{i}.{suffix}"] = normal(std, shape_of(c, 4 * c), mean=float(gain))
     return tensors
-
-
-def _replace_folder(staging: Path, folder: Path) -> None:
-    if not folder.exists():
-        os.rename(staging, folder)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
-    os.rename(folder, retired / folder.name)
-    os.rename(staging, folder)
-    shutil.rmtree(retired, ignore_errors=True)

@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from tritonsla.demo.compare import LoadComparison, compare, conclusion
 from tritonsla.demo.html import summary_page
 from tritonsla.demo.plots import plot_goodput, plot_tail_latency, plot_ttft_cdfs
 from tritonsla.demo.workload import DEMO_MIX, DEMO_SHAPES, workload_lines, write_workload
+from tritonsla.folders import replace_folder
 from tritonsla.profiles.loading import load_deployment
 from tritonsla.repo.pipeline import render
 from tritonsla.server import ServerOptions, TritonServer, free_ports, startup_spinner
@@ -156,17 +156,6 @@ def _write_comparison(comparisons: list[LoadComparison], staging: Path) -> list[
     return [json_path, csv_path]
 
 
-def _replace(staging: Path, out: Path) -> None:
-    previous = out.with_name(f".{out.name}.previous")
-    if previous.exists():
-        shutil.rmtree(previous)
-    if out.exists():
-        os.replace(out, previous)
-    os.replace(staging, out)
-    if previous.exists():
-        shutil.rmtree(previous)
-
-
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     """Run both phases and write the report folder; raise on failure (staging is kept)."""
     write_default_model(DEFAULT_FOLDER)
@@ -187,7 +176,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     except BaseException:
         console.print(f"[red]demo failed[/red]; its partial output is in {staging}")
         raise
-    _replace(staging, out)
+    replace_folder(staging, out)
     return DemoResult(out, result.comparisons, result.conclusion)
 
 

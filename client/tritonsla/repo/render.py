@@ -9,7 +9,6 @@ previous repository untouched. `diff_repository` backs `tritonsla render --check
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonsla import contract
 from tritonsla.errors import RenderError
+from tritonsla.folders import replace_folder
 from tritonsla.profiles.loading import Deployment
 from tritonsla.repo.context import endpoint_context
 from tritonsla.repo.wiring import check_wiring
@@ -165,14 +165,7 @@ def write_repository(plan: Plan, out: Path) -> None:
             target = _safe_target(staging, relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        previous = out.with_name(f".{out.name}.previous")
-        if previous.exists():
-            shutil.rmtree(previous)
-        if out.exists():
-            os.replace(out, previous)
-        os.replace(staging, out)
-        if previous.exists():
-            shutil.rmtree(previous)
+        replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
