@@ -109,6 +109,10 @@ TENSORRT_LLM_INPUTS: tuple[TensorSpec, ...] = (
     # TensorRT-LLM's cancel: a request whose `stop` is true ends the live request that has the
     # same Triton request id (the BLS sends it when its client cancels).
     _opt("stop", "TYPE_BOOL", 1, reshape=_SCALAR),
+    # The request's priority level in the engine's waiting queue, as Triton numbers levels: 1 is
+    # the highest, 0 or absent means the model's default_priority_level. A Python model cannot
+    # read Triton's request priority, so preprocessing and the BLS pass it as a tensor.
+    _opt("priority", "TYPE_INT32", 1, reshape=_SCALAR),
 )
 TENSORRT_LLM_OUTPUTS: tuple[TensorSpec, ...] = (
     _req("output_ids", "TYPE_INT32", -1, -1),
