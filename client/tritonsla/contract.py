@@ -82,6 +82,8 @@ PREPROCESSING_OUTPUTS: tuple[TensorSpec, ...] = (
     _req("REQUEST_OUTPUT_LEN", "TYPE_INT32", -1),
     _req("OUT_END_ID", "TYPE_INT32", 1),
     _req("OUT_PAD_ID", "TYPE_INT32", 1),
+    # The class's priority level on a shared engine (0 when the class has its own engine).
+    _req("OUT_PRIORITY", "TYPE_INT32", 1),
 )
 
 # --- tensorrt_llm: the engine --------------------------------------------------------------------
@@ -167,6 +169,7 @@ ENSEMBLE_STEPS: tuple[EnsembleStep, ...] = (
             ("REQUEST_OUTPUT_LEN", "_REQUEST_OUTPUT_LEN"),
             ("OUT_END_ID", "_PREPROCESSOR_END_ID"),
             ("OUT_PAD_ID", "_PREPROCESSOR_PAD_ID"),
+            ("OUT_PRIORITY", "_PRIORITY"),
         ),
     ),
     EnsembleStep(
@@ -192,6 +195,7 @@ ENSEMBLE_STEPS: tuple[EnsembleStep, ...] = (
             ("return_log_probs", "return_log_probs"),
             ("streaming", "stream"),
             ("exclude_input_in_output", "exclude_input_in_output"),
+            ("priority", "_PRIORITY"),
         ),
         output_map=(
             ("output_ids", "_TOKENS_BATCH"),

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from tritonsla.errors import ConfigError
 from tritonsla.profiles.loading import Deployment, display_path
 from tritonsla.profiles.schema import Profile
+from tritonsla.profiles.topology import cpu_kv_tokens
+from tritonsla.profiles.topology_rules import topology_rules
 
 MAX_KV_FRACTION_SUM = 0.95
 """Leave 5% of device memory for activations and the runtime when profiles share a device."""
@@ -203,14 +205,6 @@ def engine_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigError
             )
 
 
-def cpu_kv_tokens(dep: Deployment, p: Profile) -> int:
-    """KV capacity of a cpu engine: explicit max_tokens, else its share of the CPU budget."""
-    if p.engine.kv_cache.max_tokens is not None:
-        return p.engine.kv_cache.max_tokens
-    budget = dep.deploy.hardware.cpu_kv_cache_tokens
-    return int(budget * p.engine.kv_cache.free_gpu_mem_fraction)
-
-
 PROFILE_RULES: tuple[Callable[[Deployment, str, Profile], Iterator[ConfigError]], ...] = (
     batching_rules,
     transaction_rules,
@@ -305,4 +299,5 @@ def check_deployment(dep: Deployment) -> list[ConfigError]:
         for rule in PROFILE_RULES:
             found.extend(rule(dep, name, profile))
     found.extend(deployment_rules(dep))
+    found.extend(topology_rules(dep))
     return found

@@ -19,6 +19,9 @@ SAFE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
 EngineKind = Literal["cpu", "trt-engine", "llmapi"]
 SchedulerPolicy = Literal["guaranteed_no_evict", "max_utilization"]
+WaitingQueuePolicy = Literal["fcfs", "priority"]
+"""TensorRT-LLM LLM API `scheduler_config.waiting_queue_policy` values."""
+Layout = Literal["single", "per-profile", "shared"]
 
 
 class Strict(BaseModel):
@@ -97,6 +100,9 @@ class Engine(Strict):
     batch_scheduler_policy: SchedulerPolicy = Field(
         "guaranteed_no_evict", description="batch_scheduler_policy"
     )
+    waiting_queue_policy: WaitingQueuePolicy = Field(
+        "fcfs", description="order of waiting requests: arrival, or priority level then arrival"
+    )
     enable_chunked_context: bool = Field(False, description="enable_chunked_context")
     paged_context_fmha: bool = Field(
         False, description="trtllm-build --use_paged_context_fmha; needed by reuse and chunking"
@@ -169,6 +175,36 @@ class Server(Strict):
     )
 
 
+class SharedEngine(Strict):
+    """The one engine of `layout: shared` (Triton model `tensorrt_llm`).
+
+    Every class of the deployment calls it; class i of `profiles` is its priority level i + 1
+    (1 = highest), with that class's queue policy on its level. Precision and sequence limits
+    come from the classes, which must agree on them; the fields here size the engine.
+    """
+
+    max_batch_size: int = Field(ge=1, le=4096, description="in-flight slots of each instance")
+    max_num_tokens: int = Field(8192, ge=1, description="tokens of one step")
+    batch_scheduler_policy: SchedulerPolicy = Field(
+        "max_utilization", description="max_utilization lets priority pause lower classes"
+    )
+    waiting_queue_policy: WaitingQueuePolicy = Field("priority")
+    kv_cache: KvCache = Field(default_factory=KvCache, description="KV cache of each instance")
+    instances: int = Field(1, ge=1, le=64, description="instance_group count of tensorrt_llm")
+
+
+class Budget(Strict):
+    """The compute a deployment claims, so that topologies are compared at equal compute.
+
+    Rendering checks the claim against the repository: in-flight slots and KV tokens summed over
+    every engine instance. Cores are the CPU cores (or GPUs) all engines may run on.
+    """
+
+    cores: int = Field(ge=1, le=4096, description="cores (GPUs on a GPU machine) all engines share")
+    inflight_slots: int = Field(ge=1, description="sum of max_batch_size over engine instances")
+    kv_tokens: int = Field(ge=1, description="sum of KV-cache tokens over engine instances")
+
+
 class Deploy(Strict):
     """A deployment: model, engine kind, machine, and which profiles it serves."""
 
@@ -181,9 +217,13 @@ class Deploy(Strict):
     profiles: list[str] = Field(min_length=1)
     profiles_dir: str = Field("../profiles", description="relative to the deploy file")
     engines_dir: str = Field("../engines", description="trt-engine: engines/<profile>/")
-    layout: Literal["single", "per-profile"] = Field(
-        "single", description="one repository for all profiles, or one per profile"
+    layout: Layout = Field(
+        "single",
+        description="one repository with an engine per profile, one repository per profile, "
+        "or one repository whose profiles share one engine by priority (shared_engine)",
     )
+    shared_engine: SharedEngine | None = Field(None, description="the engine of layout shared")
+    budget: Budget | None = Field(None, description="the compute claimed for comparisons")
     overrides: dict[str, dict] = Field(
         default_factory=dict, description="per-profile values that replace the profile's"
     )

@@ -9,8 +9,13 @@ from typing import Any
 
 from tritonsla import contract
 from tritonsla.profiles.loading import Deployment
-from tritonsla.profiles.rules import cpu_kv_tokens
 from tritonsla.profiles.schema import Profile
+from tritonsla.profiles.topology import (
+    EngineModel,
+    cpu_kv_tokens,
+    engine_model_of,
+    engine_priority_level,
+)
 
 CPU_PRECISION = {"fp32": "fp32", "fp16": "fp32", "bf16": "fp32", "int8": "int8"}
 """The cpu engine computes in numpy: half precisions run in fp32, int8 is weight-only int8."""
@@ -64,17 +69,36 @@ def model_paths(dep: Deployment, profile: Profile, repo_parent: Path) -> dict[st
     }
 
 
-def endpoint_context(dep: Deployment, name: str, repo_parent: Path, source: str) -> dict[str, Any]:
-    """Everything the templates of `name`'s endpoint read; StrictUndefined catches the rest."""
-    profile = dep.profiles[name]
+def _common(dep: Deployment, profile: Profile, repo_parent: Path, source: str) -> dict[str, Any]:
     return {
         "header": HEADER.format(source=source),
         "profile": profile,
         "deploy": dep.deploy,
         "engine_kind": dep.deploy.engine_kind,
-        "names": {role: contract.model_name(name, role) for role in contract.MODEL_ROLES},
         "contract": Contract(),
         "paths": model_paths(dep, profile, repo_parent),
+    }
+
+
+def endpoint_context(dep: Deployment, name: str, repo_parent: Path, source: str) -> dict[str, Any]:
+    """What the templates of `name`'s client-facing models read (all but the engine)."""
+    names = {role: contract.model_name(name, role) for role in contract.MODEL_ROLES}
+    names["tensorrt_llm"] = engine_model_of(dep, name)
+    return _common(dep, dep.profiles[name], repo_parent, source) | {
+        "names": names,
+        "engine_priority_level": engine_priority_level(dep, name),
+    }
+
+
+def engine_context(
+    dep: Deployment, engine: EngineModel, repo_parent: Path, source: str
+) -> dict[str, Any]:
+    """What the template of one engine model reads; StrictUndefined catches the rest."""
+    profile = engine.profile
+    return _common(dep, profile, repo_parent, source) | {
+        "names": {"tensorrt_llm": engine.model},
+        "engine_classes": engine.classes,
+        "level_queues": engine.level_queues,
         "kv_tokens": cpu_kv_tokens(dep, profile),
         "cpu_precision": CPU_PRECISION.get(profile.engine.precision, "fp32"),
     }

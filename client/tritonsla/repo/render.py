@@ -23,7 +23,8 @@ from tritonsla import contract
 from tritonsla.errors import RenderError
 from tritonsla.folders import replace_folder
 from tritonsla.profiles.loading import Deployment
-from tritonsla.repo.context import endpoint_context
+from tritonsla.profiles.topology import engine_models
+from tritonsla.repo.context import endpoint_context, engine_context
 from tritonsla.repo.wiring import check_wiring
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
@@ -81,44 +82,51 @@ def _render(env: jinja2.Environment, template: str, context: dict) -> bytes:
     return (re.sub(r"\n{3,}", "\n\n", text).strip() + "\n").encode()
 
 
-def _endpoint_files(
-    env: jinja2.Environment,
-    templates: Path,
-    dep: Deployment,
-    name: str,
-    prefix: str,
-    repo_parent: Path,
-    source: str,
+def _model_files(
+    env: jinja2.Environment, templates: Path, kind: str, role: str, folder: str, context: dict
 ) -> Iterator[tuple[str, bytes]]:
-    context = endpoint_context(dep, name, repo_parent, source)
-    kind = dep.deploy.engine_kind
-    for role in contract.MODEL_ROLES:
-        folder = f"{prefix}{contract.model_name(name, role)}"
-        yield f"{folder}/config.pbtxt", _render(env, f"{role}.pbtxt.j2", context)
-        source_dir = PYTHON_MODEL_SOURCES.get((role, kind)) or PYTHON_MODEL_SOURCES.get((role, "*"))
-        if source_dir is None:
-            yield f"{folder}/1/.gitkeep", b""
-            continue
-        model_py = templates / "python_models" / source_dir / "model.py"
-        if not model_py.is_file():
-            raise RenderError(f"missing Python model source {model_py} for role {role} ({kind})")
-        yield f"{folder}/1/model.py", model_py.read_bytes()
-        if role == "tensorrt_llm" and kind == "llmapi":
-            yield f"{folder}/1/model.yaml", _render(env, "llmapi_model.yaml.j2", context)
+    """config.pbtxt of one model and the files of its version folder."""
+    yield f"{folder}/config.pbtxt", _render(env, f"{role}.pbtxt.j2", context)
+    source_dir = PYTHON_MODEL_SOURCES.get((role, kind)) or PYTHON_MODEL_SOURCES.get((role, "*"))
+    if source_dir is None:
+        yield f"{folder}/1/.gitkeep", b""
+        return
+    model_py = templates / "python_models" / source_dir / "model.py"
+    if not model_py.is_file():
+        raise RenderError(f"missing Python model source {model_py} for role {role} ({kind})")
+    yield f"{folder}/1/model.py", model_py.read_bytes()
+    if role == "tensorrt_llm" and kind == "llmapi":
+        yield f"{folder}/1/model.yaml", _render(env, "llmapi_model.yaml.j2", context)
 
 
 def plan_repository(
     dep: Deployment, out: Path, source: str, templates: Path = TEMPLATES_DIR
 ) -> Plan:
     """Every file of the repository (relative path -> bytes). With layout per-profile, one
-    repository per profile under `out/<profile>/`."""
+    repository per profile under `out/<profile>/`; with layout shared, one engine model."""
     env = template_environment(templates)
-    plan: Plan = {}
+    kind = dep.deploy.engine_kind
     per_profile = dep.deploy.layout == "per-profile"
+
+    def prefix_and_parent(sla: str) -> tuple[str, Path]:
+        if per_profile:
+            return f"{sla}/", (out / sla).resolve().parent
+        return "", out.resolve().parent
+
+    plan: Plan = {}
     for name in dep.profiles:
-        prefix = f"{name}/" if per_profile else ""
-        repo_parent = (out / name if per_profile else out).resolve().parent
-        plan.update(_endpoint_files(env, templates, dep, name, prefix, repo_parent, source))
+        prefix, repo_parent = prefix_and_parent(name)
+        context = endpoint_context(dep, name, repo_parent, source)
+        for role in contract.MODEL_ROLES:
+            if role != "tensorrt_llm":
+                folder = f"{prefix}{contract.model_name(name, role)}"
+                plan.update(_model_files(env, templates, kind, role, folder, context))
+    for engine in engine_models(dep):
+        prefix, repo_parent = prefix_and_parent(engine.classes[0])
+        context = engine_context(dep, engine, repo_parent, source)
+        plan.update(
+            _model_files(env, templates, kind, "tensorrt_llm", prefix + engine.model, context)
+        )
     return plan
 
 

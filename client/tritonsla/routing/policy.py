@@ -76,8 +76,15 @@ def slo_bound_ms(slo: Slo, max_tokens: int) -> float | None:
     return slo.ttft_ms + (slo.itl_ms or 0.0) * max(max_tokens - 1, 0)
 
 
-def triton_priority(queue: Queue, priority: Priority | None) -> int:
-    """Triton's priority for the request (1 highest); 0 = not sent (class has no levels)."""
+def triton_priority(endpoint: Endpoint, priority: Priority | None) -> int:
+    """Triton's priority for the request (1 highest); 0 = not sent (class has no levels).
+
+    On a shared engine the class is the level: every request of the class gets it, so the
+    engine's per-level queue policy is the class's.
+    """
+    if endpoint.engine_level:
+        return endpoint.engine_level
+    queue = endpoint.queue
     if queue.priority_levels == 0:
         return 0
     if priority == "high":
@@ -167,7 +174,7 @@ class RoutingPolicy:
             return Decision(
                 endpoint,
                 replica,
-                triton_priority(endpoint.queue, request.priority),
+                triton_priority(endpoint, request.priority),
                 triton_timeout_us(endpoint.queue, deadline),
                 estimate,
                 spilled_from=chosen.sla if endpoint is not chosen else None,

@@ -112,7 +112,7 @@ class Router:
         return Decision(
             endpoint,
             replica,
-            triton_priority(endpoint.queue, request.priority),
+            triton_priority(endpoint, request.priority),
             triton_timeout_us(endpoint.queue, request.deadline_ms),
             None,
         )

@@ -16,6 +16,7 @@ from typing import Literal
 from tritonsla.contract import MODEL_ROLES, model_name
 from tritonsla.profiles.loading import Deployment
 from tritonsla.profiles.schema import Profile, Queue, Slo
+from tritonsla.profiles.topology import engine_model_of, engine_priority_level
 from tritonsla.routing.errors import UnknownEndpointError
 from tritonsla.server.ports import Endpoints
 
@@ -53,7 +54,10 @@ class Endpoint:
     replicas: tuple[Replica, ...]
     profile: Profile
     engine_model: str | None = None
-    """The engine behind a contract model (`<profile>_tensorrt_llm`); None for other models."""
+    """The engine behind a contract model (`<profile>_tensorrt_llm`, or the shared engine
+    `tensorrt_llm`); None for other models."""
+    engine_level: int = 0
+    """The class's priority level on a shared engine (1 = highest); 0 when it has its own."""
 
     @property
     def contract(self) -> bool:
@@ -75,7 +79,10 @@ class Endpoint:
     @property
     def pipeline_models(self) -> tuple[str, ...]:
         """Every Triton model of the class: their queues make up the endpoint's load."""
-        return tuple(model_name(self.sla, role) for role in MODEL_ROLES)
+        engine = self.engine_model or model_name(self.sla, "tensorrt_llm")
+        return tuple(
+            engine if role == "tensorrt_llm" else model_name(self.sla, role) for role in MODEL_ROLES
+        )
 
     def replica(self, address: str) -> Replica:
         """The replica at `address`, or an ad-hoc one (an override such as `--url`)."""
@@ -111,9 +118,10 @@ class EndpointTable:
         endpoints: dict[str, Endpoint] = {}
         models: dict[str, Endpoint] = {}
         for sla, profile in deployment.profiles.items():
+            engine = engine_model_of(deployment, sla)
+            level = engine_priority_level(deployment, sla)
             for kind, role in TARGET_ROLES.items():
-                engine = model_name(sla, "tensorrt_llm")
-                endpoint = Endpoint(sla, model_name(sla, role), servers, profile, engine)
+                endpoint = Endpoint(sla, model_name(sla, role), servers, profile, engine, level)
                 models[endpoint.model] = endpoint
                 if kind == target:
                     endpoints[sla] = endpoint

@@ -28,8 +28,13 @@ from tritonsla.text.words import batch_word_lists
 Tensors = Mapping[str, np.ndarray]
 
 
-def preprocess(tokenizer: TextTokenizer, inputs: Tensors) -> dict[str, np.ndarray]:
+def preprocess(
+    tokenizer: TextTokenizer, inputs: Tensors, priority_level: int = 0
+) -> dict[str, np.ndarray]:
     """QUERY, REQUEST_OUTPUT_LEN and the optional word lists and ids -> engine inputs.
+
+    `priority_level` is the class's level on a shared engine (0: the class has its own engine);
+    every request of the batch carries it to the engine as OUT_PRIORITY.
 
     Raises ValueError for a request that cannot be served (undecodable or empty text, no end id).
     """
@@ -52,6 +57,7 @@ def preprocess(tokenizer: TextTokenizer, inputs: Tensors) -> dict[str, np.ndarra
         "REQUEST_OUTPUT_LEN": inputs["REQUEST_OUTPUT_LEN"].astype(np.int32).reshape(batch, -1),
         "OUT_END_ID": end_ids,
         "OUT_PAD_ID": pad_ids,
+        "OUT_PRIORITY": np.full((batch, 1), priority_level, dtype=np.int32),
     }
 
 

@@ -158,6 +158,7 @@ def test_inner_requests_carry_id_timeout_and_ensemble_wiring(tokenizer: TextToke
         "pad_id",
         "stop_words_list",
         "bad_words_list",
+        "priority",
         "runtime_top_k",
         "temperature",
         "streaming",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tritonsla.profiles.schema import Queue, Slo
+from tritonsla.profiles.schema import Profile, Queue, Slo
 from tritonsla.routing.errors import DeadlineUnmeetableError, ReplicaUnavailableError
 from tritonsla.routing.policy import (
     RouteRequest,
@@ -13,6 +13,7 @@ from tritonsla.routing.policy import (
     triton_priority,
     triton_timeout_us,
 )
+from tritonsla.routing.table import Endpoint, Replica
 
 
 @pytest.fixture
@@ -152,7 +153,16 @@ def test_excluded_replicas_are_skipped(policy, view):
 )
 def test_triton_priority(levels, default, priority, expected):
     queue = Queue(priority_levels=levels, default_priority_level=default)
-    assert triton_priority(queue, priority) == expected
+    endpoint = Endpoint("c", "c_ensemble", (Replica("h:1"),), Profile(name="c", queue=queue))
+    assert triton_priority(endpoint, priority) == expected
+
+
+@pytest.mark.parametrize("priority", ["high", "low", None])
+def test_triton_priority_on_a_shared_engine_is_the_class_level(priority):
+    queue = Queue(priority_levels=2, default_priority_level=2)
+    profile = Profile(name="c", queue=queue)
+    endpoint = Endpoint("c", "c_ensemble", (Replica("h:1"),), profile, "tensorrt_llm", 3)
+    assert triton_priority(endpoint, priority) == 3
 
 
 def test_timeout_is_the_deadline_clamped_to_the_ceiling():
