@@ -6,6 +6,7 @@ the fix, like every other rule.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from tritonsla.errors import ConfigError
@@ -65,22 +66,25 @@ def shared_layout_rules(dep: Deployment) -> Iterator[ConfigError]:
 
 
 def _agreement_rules(dep: Deployment) -> Iterator[ConfigError]:
-    names = list(dep.profiles)
-    first = dep.profiles[names[0]]
-    for name in names[1:]:
-        profile = dep.profiles[name]
-        for knob in SHARED_ENGINE_KNOBS:
-            mine, theirs = getattr(profile.engine, knob), getattr(first.engine, knob)
-            if mine != theirs:
-                file, field = dep.locate(name, f"engine.{knob}")
-                yield ConfigError(
-                    file,
-                    field,
-                    f"is {mine!r} but {names[0]} has {theirs!r}; the shared engine has one "
-                    f"{knob}",
-                    f"give every class of the shared engine the same engine.{knob}, or use "
-                    "layout single",
-                )
+    """One error per engine knob the classes disagree on, at the class that strays from the most
+    common value (the first such class when there is a tie)."""
+    for knob in SHARED_ENGINE_KNOBS:
+        values = {name: getattr(p.engine, knob) for name, p in dep.profiles.items()}
+        counts = Counter(values.values())
+        if len(counts) == 1:
+            continue
+        common = counts.most_common(1)[0][0]
+        stray = next(name for name, value in values.items() if value != common)
+        shown = ", ".join(f"{name} {value!r}" for name, value in values.items())
+        file, field = dep.locate(stray, f"engine.{knob}")
+        yield ConfigError(
+            file,
+            field,
+            f"classes differ ({shown}) but the shared engine has one {knob}",
+            f"give every class of the shared engine the same engine.{knob} (e.g. {common!r}), "
+            "or use layout single",
+        )
+    for name, profile in dep.profiles.items():
         if not profile.decoupled:
             file, field = dep.locate(name, "decoupled")
             yield ConfigError(

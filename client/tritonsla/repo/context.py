@@ -14,6 +14,7 @@ from tritonsla.profiles.topology import (
     EngineModel,
     cpu_kv_tokens,
     engine_model_of,
+    engine_models,
     engine_priority_level,
 )
 
@@ -84,9 +85,15 @@ def endpoint_context(dep: Deployment, name: str, repo_parent: Path, source: str)
     """What the templates of `name`'s client-facing models read (all but the engine)."""
     names = {role: contract.model_name(name, role) for role in contract.MODEL_ROLES}
     names["tensorrt_llm"] = engine_model_of(dep, name)
-    return _common(dep, dep.profiles[name], repo_parent, source) | {
+    profile = dep.profiles[name]
+    engine_batch = next(
+        e.profile.batching.max_batch_size for e in engine_models(dep) if name in e.classes
+    )
+    return _common(dep, profile, repo_parent, source) | {
         "names": names,
         "engine_priority_level": engine_priority_level(dep, name),
+        # Triton: an ensemble batches no more than each model it composes
+        "ensemble_max_batch_size": min(profile.batching.max_batch_size, engine_batch),
     }
 
 

@@ -34,6 +34,16 @@ def _drop(path: str) -> Callable[[dict], None]:
     return change
 
 
+def _fractions(shares: dict[str, float]) -> Callable[[dict], None]:
+    """KV caches sized by device fractions instead of explicit token counts."""
+
+    def change(data: dict) -> None:
+        for name, share in shares.items():
+            data["overrides"][name]["engine"]["kv_cache"] = {"free_gpu_mem_fraction": share}
+
+    return change
+
+
 # (id, file edited, change, expected file in message, expected field, expected words)
 PROFILE_CASES = [
     (
@@ -202,7 +212,7 @@ DEPLOY_CASES = [
     ),
     (
         "kv-sum",
-        _set("overrides.batch.engine", {"kv_cache": {"free_gpu_mem_fraction": 0.9}}),
+        _fractions({"realtime": 0.5, "interactive": 0.45, "batch": 0.45}),
         "profiles",
         "sum to 1.40",
     ),

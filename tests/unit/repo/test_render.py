@@ -63,7 +63,7 @@ def test_realtime_and_batch_differ_as_designed(project):
     assert realtime.priority_levels == 2 and batch.priority_levels == 0
     realtime_params = _config(project.out, "realtime_tensorrt_llm").parameters
     assert realtime_params["precision"].string_value == "int8"
-    assert realtime_params["max_tokens_in_paged_kv_cache"].string_value == str(int(32768 * 0.2))
+    assert realtime_params["max_tokens_in_paged_kv_cache"].string_value == "4096"
     assert _config(project.out, "realtime_ensemble").max_batch_size == 4
     assert _config(project.out, "realtime_tensorrt_llm").model_transaction_policy.decoupled
 
