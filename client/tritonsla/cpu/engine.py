@@ -21,7 +21,7 @@ from tritonsla.cpu.checkpoint import load_checkpoint
 from tritonsla.cpu.config import EngineConfig
 from tritonsla.cpu.errors import InvalidRequestError, QueueFullError
 from tritonsla.cpu.model import Chunk, GPT2Model, StepInput
-from tritonsla.cpu.request import FinishReason, GenerationRequest, OutputEvent
+from tritonsla.cpu.request import FinishReason, GenerationRequest, OutputEvent, check_priority
 from tritonsla.cpu.sampling import check_word_list, choose_tokens
 from tritonsla.cpu.scheduler import Scheduler
 from tritonsla.cpu.sequence import Sequence
@@ -62,6 +62,7 @@ class Engine:
             max_num_tokens=config.max_num_tokens,
             policy=config.batch_scheduler_policy,
             chunked_context=config.enable_chunked_context,
+            waiting_queue_policy=config.waiting_queue_policy,
         )
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)
@@ -77,19 +78,28 @@ class Engine:
     def submit(self, request: GenerationRequest) -> None:
         """Queue a request; raises InvalidRequestError or QueueFullError instead of queueing."""
         self._validate(request)
-        seq = Sequence(request, self.model.config.vocab_size)
+        level = self.config.level_of(request.priority)
+        seq = Sequence(request, self.model.config.vocab_size, level)
         with self._wakeup:
             if request.request_id in self._live:
                 raise InvalidRequestError(f"request id {request.request_id!r} is already in use")
-            limit = self.config.max_queue_size
-            if limit and len(self.scheduler.waiting) >= limit:
-                raise QueueFullError(
-                    f"{len(self.scheduler.waiting)} requests already wait (max_queue_size "
-                    f"{limit}); retry later or send to a less loaded endpoint"
-                )
+            self._check_queue(level)
             self._live[request.request_id] = seq
-            self.scheduler.waiting.append(seq)
+            self.scheduler.add(seq)
             self._notify()
+
+    def _check_queue(self, level: int) -> None:
+        """Raise QueueFullError when `level`'s waiting requests reached its bound."""
+        limit = self.config.queue_limit(level)
+        if not limit:
+            return
+        waiting = self.scheduler.num_waiting(level)
+        if waiting >= limit:
+            where = f" at priority level {level}" if level else ""
+            raise QueueFullError(
+                f"{waiting} requests already wait{where} (max_queue_size {limit}); retry later "
+                "or send to a less loaded endpoint"
+            )
 
     def cancel(self, request_id: Hashable) -> None:
         """Drop a request at the next step: its slot and KV blocks are freed."""
@@ -286,6 +296,7 @@ class Engine:
             raise InvalidRequestError(f"`end_id` {request.end_id} is outside [0, {vocab})")
         request.sampling.validate(vocab)
         check_word_list("stop_words_list", request.stop_words, vocab)
+        check_priority(request.priority, self.config.priority_levels)
 
 
 def _deliver(events: list[Delivery], on_error: Callable[[Hashable], None] | None) -> None:

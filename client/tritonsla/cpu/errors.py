@@ -15,7 +15,7 @@ class EngineConfigError(TritonSlaError):
     """An engine setting is invalid."""
 
     def __init__(self, field: str, problem: str, fix: str) -> None:
-        self.field = field
+        self.field, self.problem, self.fix = field, problem, fix
         super().__init__(f"`{field}`: {problem}. Fix: {fix}")
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.sampling import SamplingParams, WordList
 
 
@@ -50,7 +51,8 @@ class GenerationRequest:
 
     `callback` receives every OutputEvent, from the engine's thread. `is_cancelled` is polled
     by the engine (e.g. Triton's `response_sender.is_cancelled`); when it returns True the
-    request is dropped and gets a final CANCELLED event.
+    request is dropped and gets a final CANCELLED event. `priority` is a Triton priority level
+    (1 is the highest; 0 = the engine's default level).
     """
 
     request_id: Hashable
@@ -64,3 +66,15 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     stop_words: WordList = ()
     is_cancelled: Callable[[], bool] | None = None
+    priority: int = 0
+
+
+def check_priority(priority: int, levels: int) -> None:
+    """Refuse a priority below 0, or above `levels` when the model has levels (0 = none)."""
+    if priority < 0:
+        raise InvalidRequestError(f"`priority` {priority} is below 0; 0 means the default level")
+    if levels and priority > levels:
+        raise InvalidRequestError(
+            f"`priority` {priority} exceeds this model's {levels} priority levels; send 1 "
+            f"(highest) to {levels}, or 0 for the default level"
+        )

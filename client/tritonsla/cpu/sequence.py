@@ -11,12 +11,14 @@ class Sequence:
 
     `tokens` holds the prompt then the generated tokens; the first `num_computed` of them have
     their K/V in the cache. Pausing a sequence (KV evicted) resets `num_computed` to 0, so it
-    resumes by recomputing its whole prefix, generated tokens included. Hashes by identity: the
-    KV cache keys block tables by Sequence.
+    resumes by recomputing its whole prefix, generated tokens included. `level` is the priority
+    level it waits at (1 highest; 0 when the engine has no levels). Hashes by identity: the KV
+    cache keys block tables by Sequence.
     """
 
-    def __init__(self, request: GenerationRequest, vocab_size: int) -> None:
+    def __init__(self, request: GenerationRequest, vocab_size: int, level: int = 0) -> None:
         self.request = request
+        self.level = level
         self.tokens: list[int] = list(request.input_ids)
         self.prompt_len = len(self.tokens)
         self.num_computed = 0

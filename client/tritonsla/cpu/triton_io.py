@@ -4,9 +4,11 @@ Inputs arrive as Triton hands them to a Python model: with the batch dimension, 
 is `[1, L]`, scalars `[1]` or `[1, 1]`, and word lists `[1, 2, N]` (TensorRT-LLM's format: flat
 token ids, then the end offset of each word, padded with -1). One sequence per request (batch 1)
 and beam width 1 are supported; `pad_id` and `len_penalty` only matter for beams and padding
-and are accepted and ignored. Outputs follow TensorRT-LLM's Triton model: `output_ids`
-`[1, beam, tokens]`, `sequence_length` `[1, beam]` (tokens in this response), `cum_log_probs`
-`[1, beam]`, `output_log_probs` `[1, beam, generated tokens]` (zeros unless `return_log_probs`).
+and are accepted and ignored. `priority` is the request's Triton priority level (1 highest,
+0 = the model's default), checked against the model's `priority_levels`. Outputs follow
+TensorRT-LLM's Triton model: `output_ids` `[1, beam, tokens]`, `sequence_length` `[1, beam]`
+(tokens in this response), `cum_log_probs` `[1, beam]`, `output_log_probs`
+`[1, beam, generated tokens]` (zeros unless `return_log_probs`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from tritonsla.contract import TENSORRT_LLM_INPUTS
 from tritonsla.cpu.errors import InvalidRequestError
-from tritonsla.cpu.request import GenerationRequest, OutputEvent
+from tritonsla.cpu.request import GenerationRequest, OutputEvent, check_priority
 from tritonsla.cpu.sampling import SamplingParams, WordList
 
 INPUT_NAMES: tuple[str, ...] = tuple(spec.name for spec in TENSORRT_LLM_INPUTS)
@@ -30,10 +32,12 @@ def request_from_tensors(
     *,
     exclude_input_in_output: bool = False,
     is_cancelled: Callable[[], bool] | None = None,
+    priority_levels: int = 0,
 ) -> GenerationRequest:
     """Build a GenerationRequest from a request's input tensors.
 
-    `exclude_input_in_output` is the model's default, used when the request does not set it.
+    `exclude_input_in_output` is the model's default, used when the request does not set it;
+    `priority_levels` is the model's (0 = none, and `priority` is then ignored).
     """
     if "input_ids" not in tensors:
         raise InvalidRequestError("input `input_ids` is required")
@@ -56,6 +60,8 @@ def request_from_tensors(
     if beam_width not in (None, 1):
         raise InvalidRequestError(f"`beam_width` {beam_width} is not supported; use 1")
     exclude = _scalar(tensors, "exclude_input_in_output", bool)
+    priority = int(_scalar(tensors, "priority", int) or 0)
+    check_priority(priority, priority_levels)
     return GenerationRequest(
         request_id=request_id,
         input_ids=tuple(int(t) for t in ids),
@@ -68,6 +74,7 @@ def request_from_tensors(
         sampling=_sampling(tensors),
         stop_words=word_list(tensors.get("stop_words_list"), "stop_words_list"),
         is_cancelled=is_cancelled,
+        priority=priority,
     )
 
 

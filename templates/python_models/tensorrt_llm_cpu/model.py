@@ -3,7 +3,9 @@
 Thin adapter over tritonsla.cpu: settings come from the model config
 (tritonsla.cpu.triton_config), tensors are converted by tritonsla.cpu.triton_io, and the
 engine's worker thread sends every response through the request's response sender. The model
-must be decoupled; execute() only queues requests and returns None.
+must be decoupled; execute() only queues requests and returns None. A Python model cannot read
+Triton's request priority, so the priority level comes in the `priority` input tensor; a full
+level answers UNAVAILABLE, as Triton's own queue policy would.
 """
 
 import json
@@ -32,6 +34,7 @@ class TritonPythonModel:
         model_config = json.loads(args["model_config"])
         settings = settings_from_model_config(model_config, args["model_repository"])
         self.exclude_input_in_output = settings.exclude_input_in_output
+        self.priority_levels = settings.engine.priority_levels
         self.request_ids = RequestIds()
         self.engine = Engine(settings.engine)
         labels = {"model": args["model_name"], "version": args["model_version"]}
@@ -79,6 +82,7 @@ class TritonPythonModel:
                 partial(_respond, sender, self.publish, done),
                 exclude_input_in_output=self.exclude_input_in_output,
                 is_cancelled=sender.is_cancelled,
+                priority_levels=self.priority_levels,
             )
             self.engine.submit(generation)
         except QueueFullError as exc:

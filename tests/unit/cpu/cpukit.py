@@ -70,3 +70,25 @@ def run_to_completion(engine: Engine, max_steps: int = 10_000) -> int:
 
 def replace(request: GenerationRequest, **changes) -> GenerationRequest:
     return dataclasses.replace(request, **changes)
+
+
+def as_triton(prompt, n: int, **extra) -> dict[str, np.ndarray]:
+    """Input tensors shaped as the Python backend hands them over (batch dimension first)."""
+    tensors = {
+        "input_ids": np.array([prompt], np.int32),
+        "input_lengths": np.array([len(prompt)], np.int32),
+        "request_output_len": np.array([n], np.int32),
+    }
+    return tensors | extra
+
+
+def model_config(checkpoint: str, **parameters: str) -> dict:
+    """A model config in the JSON form Triton passes to `initialize` (int64 as strings)."""
+    params = {"gpt_model_path": checkpoint} | parameters
+    return {
+        "name": "realtime_tensorrt_llm",
+        "max_batch_size": 4,
+        "model_transaction_policy": {"decoupled": True},
+        "dynamic_batching": {"default_queue_policy": {"max_queue_size": "8"}},
+        "parameters": {k: {"string_value": v} for k, v in params.items()},
+    }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cpukit import greedy_reference, prompts
+from cpukit import as_triton, greedy_reference, model_config, prompts
 
 from tritonsla.cpu.errors import EngineConfigError, InvalidRequestError, QueueFullError
 from tritonsla.cpu.model import GPT2Model
@@ -21,16 +21,6 @@ from tritonsla.cpu.triton_io import event_to_tensors, request_from_tensors, word
 
 ROOT = Path(__file__).resolve().parents[3]
 ADAPTER = ROOT / "templates" / "python_models" / "tensorrt_llm_cpu" / "model.py"
-
-
-def as_triton(prompt, n: int, **extra) -> dict[str, np.ndarray]:
-    """Input tensors shaped as the Python backend hands them over (batch dimension first)."""
-    tensors = {
-        "input_ids": np.array([prompt], np.int32),
-        "input_lengths": np.array([len(prompt)], np.int32),
-        "request_output_len": np.array([n], np.int32),
-    }
-    return tensors | extra
 
 
 def test_request_from_tensors_reads_every_contract_input() -> None:
@@ -119,18 +109,6 @@ def test_event_to_tensors_shapes_and_types() -> None:
     )
     empty = event_to_tensors(OutputEvent("r", (), (), 0.0, True, FinishReason.END_ID))
     assert empty["output_ids"].shape == (1, 1, 0) and empty["output_log_probs"].shape == (1, 1, 0)
-
-
-def model_config(checkpoint: str, **parameters: str) -> dict:
-    """A model config in the JSON form Triton passes to `initialize` (int64 as strings)."""
-    params = {"gpt_model_path": checkpoint} | parameters
-    return {
-        "name": "realtime_tensorrt_llm",
-        "max_batch_size": 4,
-        "model_transaction_policy": {"decoupled": True},
-        "dynamic_batching": {"default_queue_policy": {"max_queue_size": "8"}},
-        "parameters": {k: {"string_value": v} for k, v in params.items()},
-    }
 
 
 def test_settings_from_model_config(tmp_path: Path) -> None:
