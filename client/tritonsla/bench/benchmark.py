@@ -13,6 +13,8 @@ by its own objective either way: the comparison of issue 7.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -159,15 +161,33 @@ def settings_of(prepared: PreparedBench) -> dict[str, Any]:
     }
 
 
+def notes_of(prepared: PreparedBench) -> tuple[str, ...]:
+    """What a report says about how the requests were sent."""
+    endpoint = prepared.options.endpoint
+    if not endpoint:
+        return ()
+    return (
+        f"every request went to {endpoint} (routing bypassed); classes label the requests so "
+        "each is judged by its own class objective",
+    )
+
+
+@asynccontextmanager
+async def sdk_sender(prepared: PreparedBench) -> AsyncIterator[SdkSender]:
+    """The routing SDK as the sender of the prepared benchmark; its client closes on exit."""
+    options = prepared.options
+    timeout = Timeout(options.timeout_s, connect=min(CONNECT_TIMEOUT_S, options.timeout_s))
+    async with AsyncSlaClient(prepared.table, timeout=timeout) as client:
+        yield SdkSender(client, options.endpoint, prepared.streaming)
+
+
 async def run_benchmark(
     prepared: PreparedBench, progress: ProgressHook | None = None
 ) -> BenchReport:
     """Run every load of the prepared benchmark in order; the client is closed at the end."""
     options = prepared.options
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    timeout = Timeout(options.timeout_s, connect=min(CONNECT_TIMEOUT_S, options.timeout_s))
-    async with AsyncSlaClient(prepared.table, timeout=timeout) as client:
-        sender = SdkSender(client, options.endpoint, prepared.streaming)
+    async with sdk_sender(prepared) as sender:
         runs = await run_sweep(
             options.strategies,
             options.limits,
@@ -178,10 +198,4 @@ async def run_benchmark(
             seed=options.seed,
             progress=progress,
         )
-    notes = ()
-    if options.endpoint:
-        notes = (
-            f"every request went to {options.endpoint} (routing bypassed); classes label the "
-            "requests so each is judged by its own class objective",
-        )
-    return BenchReport(settings_of(prepared), tuple(runs), started, notes)
+    return BenchReport(settings_of(prepared), tuple(runs), started, notes_of(prepared))

@@ -8,6 +8,7 @@ are snapshotted around each run; if that fails the run still counts and says why
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -77,8 +78,12 @@ async def run_load(
     *,
     seed: int = 0,
     progress: ProgressHook | None = None,
+    stop: asyncio.Event | None = None,
 ) -> list[RequestRecord]:
-    """Send the workload per `strategy`; records in completion order, times from the first send."""
+    """Send the workload per `strategy`; records in completion order, times from the first send.
+
+    Setting `stop` ends the run early (see `schedule`).
+    """
     records: list[RequestRecord] = []
 
     async def send(slot: Slot) -> RequestRecord:
@@ -87,7 +92,7 @@ async def run_load(
     if progress is not None:
         progress.start(strategy.name, expected_requests(strategy, limits))
     try:
-        async for outcome in schedule(strategy, limits, send, seed=seed):
+        async for outcome in schedule(strategy, limits, send, seed=seed, stop=stop):
             record = outcome.result
             if record is None:
                 record = unfinished(workload.request(outcome.slot.index), outcome.slot)
@@ -117,6 +122,7 @@ async def run_once(
     servers: Sequence[ServerTarget] = (),
     seed: int = 0,
     progress: ProgressHook | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunResult:
     """One run at one load, with server statistics deltas when `servers` are given."""
     error: str | None = None
@@ -125,7 +131,9 @@ async def run_once(
         before = await _snapshots(servers)
     except (InferenceServerException, OSError) as problem:
         error = f"statistics before the run: {problem}"
-    records = await run_load(strategy, limits, workload, sender, seed=seed, progress=progress)
+    records = await run_load(
+        strategy, limits, workload, sender, seed=seed, progress=progress, stop=stop
+    )
     deltas: tuple[ServerDelta, ...] = ()
     if error is None and servers:
         try:

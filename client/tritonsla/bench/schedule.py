@@ -7,7 +7,9 @@ or server that falls behind shows up as latency instead of being hidden (no coor
 omission). In a closed loop the scheduled time is the moment a worker is free to send.
 
 `schedule()` is an async generator: it yields every request's outcome as it completes, and its
-`finally` cancels the dispatcher, the workers and any request still in flight.
+`finally` cancels the dispatcher, the workers and any request still in flight. Setting its
+`stop` event ends a run early: nothing more is sent and requests in flight are cancelled (their
+outcomes still come out, unfinished).
 """
 
 from __future__ import annotations
@@ -279,6 +281,26 @@ class _Failed:
         self.error = error
 
 
+async def _drain(
+    tasks: set[asyncio.Task[None]], timeout: float, halt: asyncio.Event
+) -> set[asyncio.Task[None]]:
+    """Wait up to `timeout` s for `tasks`, or until `halt` is set; the tasks still running."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    halted = asyncio.ensure_future(halt.wait())
+    try:
+        while tasks and not halt.is_set():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            done, _ = await asyncio.wait(
+                {*tasks, halted}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
+            tasks = tasks - done
+    finally:
+        halted.cancel()
+    return {task for task in tasks if not task.done()}
+
+
 async def schedule(
     strategy: LoadStrategy,
     limits: Limits,
@@ -286,16 +308,19 @@ async def schedule(
     *,
     seed: int = 0,
     clock: Clock = time.perf_counter,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Outcome[T]]:
     """Release slots per `strategy` into `send` and yield each outcome as it completes.
 
     `send` should turn request errors into results; an exception it raises stops the run and is
-    re-raised here. Leaving the generator early (break, Ctrl-C) cancels everything in flight.
+    re-raised here. Leaving the generator early (break, Ctrl-C) cancels everything in flight;
+    so does setting `stop`, except that the cancelled requests' outcomes are still yielded.
     """
     queue: asyncio.Queue[Outcome[T] | _Failed | None] = asyncio.Queue()
     running: set[asyncio.Task[None]] = set()  # open loop: one per request; closed: the workers
     planner = Planner(limits, clock())
     stopped = asyncio.Event()
+    halt = stop or asyncio.Event()  # without `stop`, never set
 
     async def run_one(slot: Slot) -> None:
         try:
@@ -315,15 +340,17 @@ async def schedule(
         for offset in rate.offsets(seed):
             due = planner.start + offset
             slot = planner.next(due)
-            if slot is None:
+            if slot is None or halt.is_set():
                 return
             delay = due - clock()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if halt.is_set():  # noticed within one gap between arrivals
+                return
             start(run_one(slot))
 
     async def worker() -> None:
-        while (slot := planner.next(clock())) is not None:
+        while not halt.is_set() and (slot := planner.next(clock())) is not None:
             await run_one(slot)
         stopped.set()
 
@@ -335,14 +362,13 @@ async def schedule(
                 for _ in range(strategy.concurrency):  # type: ignore[attr-defined]
                     start(worker())
                 # workers are busy when the limits are reached: notice it without them
-                while not stopped.is_set() and not planner.finished(clock()):
+                while not (stopped.is_set() or halt.is_set() or planner.finished(clock())):
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(stopped.wait(), CLOSED_LOOP_TICK_S)
-            if running:
-                _, late = await asyncio.wait(set(running), timeout=limits.drain_s)
-                for task in late:
-                    task.cancel()
-                await asyncio.gather(*late, return_exceptions=True)
+            late = await _drain(set(running), limits.drain_s, halt)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         finally:
             queue.put_nowait(None)
 

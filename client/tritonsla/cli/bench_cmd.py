@@ -15,9 +15,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tritonsla.bench.benchmark import BenchOptions, prepare, run_benchmark
+from tritonsla.bench.benchmark import BenchOptions, prepare, run_benchmark, settings_of
+from tritonsla.bench.capacity import CapacitySettings, Probe
+from tritonsla.bench.capacity_probe import find_capacity
 from tritonsla.bench.progress import RunProgress
 from tritonsla.bench.report import write_report
+from tritonsla.bench.report.capacity_report import (
+    capacity_report,
+    capacity_to_json,
+    print_capacity,
+    probe_line,
+    write_capacity_json,
+)
 from tritonsla.bench.report.console import print_report
 from tritonsla.bench.report.json_report import report_document
 from tritonsla.bench.schedule import (
@@ -34,6 +43,27 @@ from tritonsla.cli.options import add_deployment_options
 from tritonsla.errors import ConfigError
 
 DEFAULT_REQUESTS = 100
+DEFAULT_DRAIN_S = 60.0
+CAPACITY_FLAGS = {
+    "start_rps": "--start-rate",
+    "min_rps": "--min-rate",
+    "max_rps": "--max-rate",
+    "tolerance": "--tolerance",
+    "probe_seconds": "--probe-seconds",
+    "min_probe_requests": "--probe-requests",
+    "warmup_requests": "--warmup-requests",
+    "drain_s": "--drain-timeout",
+}
+"""CapacitySettings fields set by flags, and their flags."""
+CAPACITY_EXCLUDES = {
+    "concurrency": "--concurrency",
+    "request_rate": "--request-rate",
+    "sweep": "--sweep",
+    "load": "--load",
+    "requests": "--requests",
+    "duration": "--duration",
+}
+"""Flags --capacity replaces: it chooses each probe's rate and size itself."""
 ARRIVALS = {"constant": Constant, "poisson": Poisson, "gamma": Gamma}
 
 EPILOG = """\
@@ -49,6 +79,8 @@ examples:
       --request-rate 4 --duration 60 --out reports/run1
   tritonsla bench --sweep rate=1,2,4 --arrival poisson --requests 50 --out reports/sweep
   tritonsla bench --endpoint interactive_tensorrt_llm_bls --mix realtime=0.5,batch=0.5 --json
+  tritonsla bench --capacity --start-rate 8 --max-rate 64 --probe-seconds 15 --out reports/cap
+                                    highest Poisson rate at which every class meets its SLO
 """
 
 
@@ -134,16 +166,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--duration", type=_positive_float, metavar="S", help="seconds of measured schedule"
     )
     limits.add_argument(
-        "--warmup-requests", "--warmup-request-count", type=int, default=0, metavar="N",
-        help="requests sent first and left out of the statistics",
+        "--warmup-requests", "--warmup-request-count", type=int, metavar="N",
+        help="requests sent first and left out of the statistics (default: 0; --capacity: 5 "
+        "per probe)",
     )  # fmt: skip
     limits.add_argument(
         "--warmup-s", type=_non_negative_float, default=0.0, metavar="S",
         help="seconds of schedule sent first and left out of the statistics",
     )  # fmt: skip
     limits.add_argument(
-        "--drain-timeout", type=_positive_float, default=60.0, metavar="S",
-        help="after the last send, wait this long for answers; later ones count as incomplete",
+        "--drain-timeout", type=_positive_float, metavar="S",
+        help="after the last send, wait this long for answers; later ones count as incomplete "
+        "(default: 60; --capacity: 10)",
     )  # fmt: skip
     limits.add_argument(
         "--timeout", type=_positive_float, default=600.0, metavar="S",
@@ -182,6 +216,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="auto: stream when the class profile says `streaming: true` (default)",
     )  # fmt: skip
     work.add_argument("--seed", "--random-seed", type=int, default=0, help="workload seed")
+
+    cap = parser.add_argument_group(
+        "capacity search",
+        "--capacity finds the highest Poisson rate at which every class meets its SLO, the run\n"
+        "sustained (served >= 95% of offered) and latency not rising (last third against first).",
+    )
+    cap.add_argument(
+        "--capacity", action="store_true",
+        help="search the rate (bracket x2, then bisect); replaces the load and limit flags",
+    )  # fmt: skip
+    cap.add_argument(
+        "--start-rate", type=_positive_float, metavar="RPS", help="first probe (default: 4)"
+    )
+    cap.add_argument(
+        "--min-rate", type=_positive_float, metavar="RPS",
+        help="lowest rate probed (default: 0.25)",
+    )  # fmt: skip
+    cap.add_argument(
+        "--max-rate", type=_positive_float, metavar="RPS",
+        help="highest rate probed (default: 64)",
+    )  # fmt: skip
+    cap.add_argument(
+        "--tolerance", type=_positive_float, metavar="F",
+        help="stop when (fail - pass) / pass <= F (default: 0.05)",
+    )  # fmt: skip
+    cap.add_argument(
+        "--probe-seconds", type=_positive_float, metavar="S",
+        help="seconds of schedule per probe (default: 15)",
+    )  # fmt: skip
+    cap.add_argument(
+        "--probe-requests", type=_positive_int, metavar="N",
+        help="at least this many measured requests per probe (default: 30)",
+    )  # fmt: skip
 
     slo = parser.add_argument_group("objectives and output")
     slo.add_argument(
@@ -248,9 +315,9 @@ def options_of(args: argparse.Namespace) -> BenchOptions:
         limits=Limits(
             requests=requests,
             duration_s=args.duration,
-            warmup_requests=args.warmup_requests,
+            warmup_requests=args.warmup_requests or 0,
             warmup_s=args.warmup_s,
-            drain_s=args.drain_timeout,
+            drain_s=args.drain_timeout or DEFAULT_DRAIN_S,
         ),
         mix=args.mix,
         input_tokens=TokenLengths(args.input_tokens, args.input_tokens_std),
@@ -265,8 +332,69 @@ def options_of(args: argparse.Namespace) -> BenchOptions:
     )
 
 
+def capacity_settings_of(args: argparse.Namespace) -> CapacitySettings:
+    """CapacitySettings from parsed flags; refuses the load and limit flags it replaces."""
+    for field, flag in CAPACITY_EXCLUDES.items():
+        if getattr(args, field):
+            raise ConfigError(
+                "--capacity", flag, "--capacity chooses each probe's rate and size itself",
+                f"drop {flag}; use --start-rate/--min-rate/--max-rate and --probe-seconds/"
+                "--probe-requests",
+            )  # fmt: skip
+    if args.arrival != "poisson" or args.warmup_s:
+        flag = "--warmup-s" if args.warmup_s else "--arrival"
+        raise ConfigError(
+            "--capacity", flag, "capacity probes are Poisson runs with a request-count warm-up",
+            f"drop {flag} (use --warmup-requests)",
+        )  # fmt: skip
+    values = {
+        "start_rps": args.start_rate,
+        "min_rps": args.min_rate,
+        "max_rps": args.max_rate,
+        "tolerance": args.tolerance,
+        "probe_seconds": args.probe_seconds,
+        "min_probe_requests": args.probe_requests,
+        "warmup_requests": args.warmup_requests,
+        "drain_s": args.drain_timeout,
+    }
+    try:
+        return CapacitySettings(**{k: v for k, v in values.items() if v is not None})
+    except ConfigError as error:
+        flag = CAPACITY_FLAGS.get(error.field, error.field)
+        problem = error.problem
+        for field, other in CAPACITY_FLAGS.items():
+            problem = problem.replace(field, other)
+        raise ConfigError("--capacity", flag, problem, f"change {flag}") from None
+
+
+def run_capacity(args: argparse.Namespace, console: Console) -> int:
+    """Handle `tritonsla bench --capacity`: probe, print each probe, then the capacity."""
+    settings = capacity_settings_of(args)
+    prepared = prepare(options_of(args))
+    status = Console(stderr=True) if args.json else console
+    done: list[Probe] = []
+
+    def show(probe: Probe) -> None:
+        done.append(probe)
+        status.print(probe_line(len(done), probe), highlight=False)
+
+    with RunProgress(status) as progress:
+        result = asyncio.run(find_capacity(prepared, settings, progress, show))
+    if args.json:
+        sys.stdout.write(json.dumps(capacity_to_json(result), indent=2) + "\n")
+    else:
+        print_capacity(console, result)
+    if args.out is not None:
+        files = write_report(capacity_report(prepared, result), prepared.objectives, args.out)
+        path = write_capacity_json(result, args.out / "capacity.json", settings_of(prepared))
+        status.print(f"wrote {len(files) + 1} files to {args.out} ({path.name})", highlight=False)
+    return 0
+
+
 def run_bench(args: argparse.Namespace, console: Console) -> int:
     """Handle `tritonsla bench`; returns the exit status."""
+    if args.capacity:
+        return run_capacity(args, console)
     prepared = prepare(options_of(args))
     status = Console(stderr=True) if args.json else console
     with RunProgress(status) as progress:

@@ -23,17 +23,19 @@ _SUMMARY = TypeAdapter(RunSummary)
 _SERVERS = TypeAdapter(tuple[ServerDelta, ...])
 
 
+def run_document(run: RunResult) -> dict[str, Any]:
+    """One run's summary and server deltas as JSON-ready data (records left out)."""
+    return {
+        "name": run.name,
+        "summary": json.loads(_SUMMARY.dump_json(run.summary)),
+        "servers": json.loads(_SERVERS.dump_json(run.servers)),
+        "server_error": run.server_error,
+    }
+
+
 def report_document(report: BenchReport) -> dict[str, Any]:
     """The report as JSON-ready data."""
-    runs = [
-        {
-            "name": run.name,
-            "summary": json.loads(_SUMMARY.dump_json(run.summary)),
-            "servers": json.loads(_SERVERS.dump_json(run.servers)),
-            "server_error": run.server_error,
-        }
-        for run in report.runs
-    ]
+    runs = [run_document(run) for run in report.runs]
     return {
         "format": FORMAT,
         "tool": f"tritonsla {__version__}",

@@ -1,0 +1,212 @@
+"""Capacity search: the highest Poisson rate at which every class meets its SLO (pure driver).
+
+`search(probe, settings)` calls `probe(rate)` (one run at one rate, see `capacity_probe`) and
+never does I/O itself, so it runs against fake probes in tests:
+
+1. bracket: from `start_rps`, multiply by `factor` while probes meet the SLOs (up to `max_rps`),
+   or divide while they fail (down to `min_rps`);
+2. bisect between the highest rate known to be low enough and the lowest failing rate until
+   (fail - pass) / pass <= `tolerance`.
+
+A probe is "low enough" when it met every SLO, or when only throughput floors
+(`min_output_tokens_per_s`) failed while it was sustained and steady: a floor is missed because
+too little load was offered, so the search goes up from there, but such a rate is never the
+capacity. Only a probe that met every SLO sets the capacity; with none it is 0 req/s and the
+result names the probe that failed and why. Every probe is kept, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tritonsla.bench.result import RunResult
+from tritonsla.errors import ConfigError
+
+SOURCE = "capacity settings"
+
+
+@dataclass(frozen=True)
+class CapacitySettings:
+    """How the search probes: rates, stop rule, probe size, and the saturation criteria.
+
+    Each probe sends Poisson arrivals for `probe_seconds` of schedule, longer when needed to send
+    `min_probe_requests`, after `warmup_requests` left out of the statistics. Answers still
+    missing `drain_s` after the last send are cancelled (incomplete, so misses). A probe stops
+    early when more requests are in flight than `stop_in_flight_s` seconds of its offered load.
+    """
+
+    start_rps: float = 4.0
+    min_rps: float = 0.25
+    max_rps: float = 64.0
+    tolerance: float = 0.05
+    factor: float = 2.0
+    probe_seconds: float = 15.0
+    min_probe_requests: int = 30
+    warmup_requests: int = 5
+    drain_s: float = 10.0
+    stop_in_flight_s: float = 5.0
+    served_fraction: float = 0.95
+    drift_ratio: float = 1.5
+    drift_floor_ms: float = 50.0
+
+    def __post_init__(self) -> None:
+        positive = ("start_rps", "min_rps", "max_rps", "tolerance", "probe_seconds", "drain_s")
+        positive += ("stop_in_flight_s", "drift_floor_ms")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(SOURCE, name, "must be > 0", "use a positive value")
+        checks = {
+            "min_rps": (self.min_rps <= self.start_rps, "must be <= start_rps"),
+            "max_rps": (self.max_rps >= self.start_rps, "must be >= start_rps"),
+            "tolerance": (self.tolerance < 1, "must be below 1 (0.05 = within 5%)"),
+            "factor": (self.factor > 1 + self.tolerance, "must be above 1 + tolerance"),
+            "min_probe_requests": (self.min_probe_requests >= 3, "must be at least 3"),
+            "warmup_requests": (self.warmup_requests >= 0, "must be >= 0"),
+            "served_fraction": (0 < self.served_fraction <= 1, "must be in (0, 1]"),
+            "drift_ratio": (self.drift_ratio >= 1, "must be >= 1"),
+        }
+        for name, (ok, problem) in checks.items():
+            if not ok:
+                raise ConfigError(SOURCE, name, problem, f"change {name}")
+
+
+@dataclass(frozen=True)
+class Drift:
+    """p95 of one judged latency of one class, first third against last third of the run.
+
+    `drifted` is None when a third holds too few requests of the class to judge.
+    """
+
+    sla: str
+    metric: str
+    first_p95_ms: float | None
+    last_p95_ms: float | None
+    limit_ms: float | None
+    drifted: bool | None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One run at one rate and how it was judged.
+
+    `slo_met`: every class's verdict passed, the run was sustained and no class drifted.
+    `below_floor`: not met only because throughput floors failed (the load was too low).
+    """
+
+    rate: float
+    slo_met: bool
+    below_floor: bool = False
+    sustained: bool = True
+    stopped_early: bool = False
+    offered_rps: float | None = None
+    served_rps: float | None = None
+    goodput_rps: float | None = None
+    duration_s: float = 0.0
+    verdicts: dict[str, bool | None] = field(default_factory=dict)
+    p95_ms: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    drift: tuple[Drift, ...] = ()
+    reasons: tuple[str, ...] = ()
+    run: RunResult | None = None
+
+    @property
+    def low_enough(self) -> bool:
+        """The search may look above this rate."""
+        return self.slo_met or self.below_floor
+
+
+@dataclass(frozen=True)
+class CapacityResult:
+    """The capacity, every probe in order, and what limits it.
+
+    `limiting` is the lowest failing probe above the capacity (None when every probe up to
+    `max_rps` was low enough); `reason` says in words why the capacity is what it is.
+    """
+
+    capacity_rps: float
+    probes: tuple[Probe, ...]
+    capacity_probe: Probe | None
+    limiting: Probe | None
+    reason: str
+    settings: CapacitySettings
+
+
+ProbeFn = Callable[[float], Awaitable[Probe]]
+
+
+def next_rate(low: Probe | None, high: Probe | None, settings: CapacitySettings) -> float | None:
+    """The rate to probe next from the bracket so far, or None when the search is over."""
+    s = settings
+    if low is None and high is None:
+        return s.start_rps
+    if high is None:  # everything so far was low enough: go up
+        assert low is not None
+        return None if low.rate >= s.max_rps else min(low.rate * s.factor, s.max_rps)
+    if low is None:  # everything so far failed: go down
+        return None if high.rate <= s.min_rps else max(high.rate / s.factor, s.min_rps)
+    if (high.rate - low.rate) / low.rate <= s.tolerance:
+        return None
+    return float(f"{(low.rate + high.rate) / 2:.4g}")
+
+
+def _why(probe: Probe) -> str:
+    return "; ".join(probe.reasons) or "it did not meet the SLOs"
+
+
+def conclude(
+    probes: tuple[Probe, ...], high: Probe | None, settings: CapacitySettings
+) -> CapacityResult:
+    """The result once `next_rate` says the search is over; `high` is the lowest failing probe.
+
+    The capacity is the highest rate below `high` whose probe met every SLO.
+    """
+    below = [p for p in probes if high is None or p.rate < high.rate]
+    met = [p for p in below if p.slo_met]
+    if met:
+        best = max(met, key=lambda p: p.rate)
+        if high is None:
+            reason = (
+                f"every probe up to max_rps {settings.max_rps:g} req/s met every SLO; the "
+                "capacity is at least that (raise --max-rate to look further)"
+            )
+        else:
+            reason = f"{high.rate:g} req/s did not meet the SLOs: {_why(high)}"
+        return CapacityResult(best.rate, probes, best, high, reason, settings)
+    floors = [p for p in below if p.below_floor]
+    if high is None:
+        top = max(floors, key=lambda p: p.rate)
+        reason = (
+            f"no probe met every SLO up to max_rps {settings.max_rps:g} req/s: at "
+            f"{top.rate:g} req/s {_why(top)}"
+        )
+        return CapacityResult(0.0, probes, None, top, reason, settings)
+    if floors:
+        top = max(floors, key=lambda p: p.rate)
+        reason = (
+            f"no rate met every SLO: at {top.rate:g} req/s {_why(top)}; at {high.rate:g} "
+            f"req/s {_why(high)}"
+        )
+    else:
+        reason = f"even {high.rate:g} req/s (the lowest probed) failed: {_why(high)}"
+    return CapacityResult(0.0, probes, None, high, reason, settings)
+
+
+async def search(
+    probe: ProbeFn,
+    settings: CapacitySettings,
+    on_probe: Callable[[Probe], None] | None = None,
+) -> CapacityResult:
+    """Bracket, then bisect; `on_probe` sees each probe as it completes."""
+    probes: list[Probe] = []
+    low: Probe | None = None
+    high: Probe | None = None
+    while (rate := next_rate(low, high, settings)) is not None:
+        result = await probe(rate)
+        probes.append(result)
+        if on_probe is not None:
+            on_probe(result)
+        if result.low_enough:
+            low = result
+        else:
+            high = result
+    return conclude(tuple(probes), high, settings)

@@ -1,0 +1,124 @@
+"""Capacity probes against a running deployment, and `find_capacity` that searches over them.
+
+    prepared = prepare(BenchOptions(Path("deploy/cpu.yaml"), prompts=Path("workload.jsonl")))
+    result = asyncio.run(find_capacity(prepared, CapacitySettings(start_rps=8)))
+
+A probe is one open-loop Poisson run at one rate through the bench runner (warm-up, per-class
+SLO verdicts, goodput, server statistics), judged for saturation by `saturation.judge`. The
+options' own loads and limits are not used: each probe sends for `probe_seconds` (longer when
+needed for `min_probe_requests`). Answers later than `drain_s` after the last send are
+cancelled. A probe also stops early once more requests are in flight than `stop_in_flight_s`
+seconds of its offered load (by Little's law, a mean latency above that; and never with
+`STOP_MIN_IN_FLIGHT` or fewer in flight): the server is then clearly behind, and the requests
+still in flight are cancelled and count as incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from tritonsla.bench.benchmark import PreparedBench, sdk_sender
+from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe, search
+from tritonsla.bench.records import RequestRecord
+from tritonsla.bench.runner import ProgressHook, Sender, run_once
+from tritonsla.bench.saturation import judge
+from tritonsla.bench.schedule import Limits, Poisson, Slot
+from tritonsla.bench.workload import BenchRequest
+
+STOP_MIN_IN_FLIGHT = 10
+WATCH_S = 0.2
+
+
+class InFlight:
+    """A sender that counts the requests it is sending."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+        self.count = 0
+
+    async def __call__(self, request: BenchRequest, slot: Slot) -> RequestRecord:
+        self.count += 1
+        try:
+            return await self.sender(request, slot)
+        finally:
+            self.count -= 1
+
+
+def probe_limits(rate: float, settings: CapacitySettings) -> Limits:
+    """A probe's limits: `probe_seconds` of schedule, or enough for `min_probe_requests`."""
+    return Limits(
+        duration_s=max(settings.probe_seconds, settings.min_probe_requests / rate),
+        warmup_requests=settings.warmup_requests,
+        drain_s=settings.drain_s,
+    )
+
+
+def in_flight_limit(rate: float, settings: CapacitySettings) -> float:
+    """Requests in flight above which a probe at `rate` stops early."""
+    return max(rate * settings.stop_in_flight_s, STOP_MIN_IN_FLIGHT)
+
+
+async def watch(in_flight: InFlight, limit: float, stop: asyncio.Event, seconds: float) -> str:
+    """Set `stop` once more than `limit` requests are in flight; returns why, in words."""
+    started = time.perf_counter()
+    while in_flight.count <= limit:
+        await asyncio.sleep(WATCH_S)
+    stop.set()
+    return (
+        f"stopped early after {time.perf_counter() - started:.1f} s: {in_flight.count} requests "
+        f"in flight, more than {seconds:g} s of the offered load (the server fell behind)"
+    )
+
+
+async def run_probe(
+    rate: float,
+    prepared: PreparedBench,
+    sender: Sender,
+    settings: CapacitySettings,
+    progress: ProgressHook | None = None,
+) -> Probe:
+    """One Poisson run at `rate`, judged (see the module docstring)."""
+    counted = InFlight(sender)
+    stop = asyncio.Event()
+    limit = in_flight_limit(rate, settings)
+    watcher = asyncio.ensure_future(watch(counted, limit, stop, settings.stop_in_flight_s))
+    started = time.perf_counter()
+    try:
+        run = await run_once(
+            Poisson(rate),
+            probe_limits(rate, settings),
+            prepared.workload,
+            counted,
+            prepared.objectives,
+            servers=prepared.servers,
+            seed=prepared.options.seed,
+            progress=progress,
+            stop=stop,
+        )
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    stopped = None if watcher.cancelled() else watcher.result()
+    duration = time.perf_counter() - started
+    return judge(rate, run, prepared.objectives, settings, duration_s=duration, stopped=stopped)
+
+
+async def find_capacity(
+    prepared: PreparedBench,
+    settings: CapacitySettings,
+    progress: ProgressHook | None = None,
+    on_probe: Callable[[Probe], None] | None = None,
+) -> CapacityResult:
+    """The highest Poisson rate of the prepared workload at which every class meets its SLO.
+
+    `progress` follows each probe's requests (e.g. `RunProgress`); `on_probe` sees each probe
+    as it completes.
+    """
+    async with sdk_sender(prepared) as sender:
+
+        async def probe(rate: float) -> Probe:
+            return await run_probe(rate, prepared, sender, settings, progress)
+
+        return await search(probe, settings, on_probe)
