@@ -7,6 +7,13 @@ repetition/presence/frequency_penalty, logprobs). The LLM API takes stop and bad
 token ids; multi-token words are refused with a clear error rather than silently dropped.
 `model.yaml` holds `LLM()` arguments plus a `triton_config` section that is Triton's, not the
 LLM's (TensorRT-LLM's llmapi Triton model uses the same split).
+
+Priority: the LLM API takes `LLM.generate_async(..., priority=p)` with p in [0, 1], higher served
+first, default 0.5 (`DEFAULT_REQUEST_PRIORITY` in tensorrt_llm/executor/request.py, as the C++
+executor's `Request::kDefaultPriority`), honoured only with `scheduler_config.
+waiting_queue_policy: priority` (PriorityWaitingQueue; NVIDIA/TensorRT-LLM#12362, on main after
+the 1.2 releases: older `generate_async` has no `priority` argument, so it is passed only when
+that policy is set). Triton levels (1 highest) map evenly into (0, 1).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from tritonsla.cpu.sampling import WordList
 from tritonsla.errors import ModelDataError
 
 TRITON_ONLY_KEYS = ("triton_config",)
+DEFAULT_LLM_PRIORITY = 0.5
+"""tensorrt_llm.executor.request.DEFAULT_REQUEST_PRIORITY (NVIDIA/TensorRT-LLM#12362)."""
 
 
 def _single_tokens(words: WordList, name: str) -> list[int]:
@@ -57,6 +66,24 @@ def sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
     if request.return_log_probs:
         kwargs["logprobs"] = 1
     return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def priority_enabled(llm_args: dict[str, Any]) -> bool:
+    """Whether the LLM orders its waiting queue by request priority."""
+    scheduler = llm_args.get("scheduler_config") or {}
+    return scheduler.get("waiting_queue_policy", "fcfs") == "priority"
+
+
+def llm_priority(priority: int, levels: int, default_level: int) -> float:
+    """The LLM API priority of a request with Triton `priority` (0 = `default_level`).
+
+    Level k of L maps to (L - k + 1) / (L + 1): 1 is the highest, the middle level of an odd L
+    is the LLM API default 0.5, and no level reaches 0 or 1. Without levels: the default.
+    """
+    if not levels:
+        return DEFAULT_LLM_PRIORITY
+    level = priority or default_level
+    return (levels - level + 1) / (levels + 1)
 
 
 def load_llm_config(model_yaml: Path) -> tuple[dict[str, Any], dict[str, Any]]:

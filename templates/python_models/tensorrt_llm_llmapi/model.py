@@ -2,7 +2,10 @@
 
 Thin glue: request parsing and sampling mapping live in tritonsla (cpu.triton_io,
 llmapi.mapping); LLM() arguments come from model.yaml beside this file. Each request runs as an
-asyncio task on a private event loop thread; responses follow the tensorrt_llm contract.
+asyncio task on a private event loop thread; responses follow the tensorrt_llm contract. The
+`priority` input (a Triton level) becomes the LLM API's request priority when model.yaml sets
+`scheduler_config.waiting_queue_policy: priority`; the levels are this model's
+`dynamic_batching.priority_levels` and `default_priority_level`.
 """
 
 import asyncio
@@ -13,8 +16,15 @@ from pathlib import Path
 import triton_python_backend_utils as pb_utils
 
 from tritonsla.cpu.errors import InvalidRequestError
+from tritonsla.cpu.triton_config import queue_options
 from tritonsla.cpu.triton_io import INPUT_NAMES, event_to_tensors, request_from_tensors
-from tritonsla.llmapi.mapping import load_llm_config, response_event, sampling_kwargs
+from tritonsla.llmapi.mapping import (
+    llm_priority,
+    load_llm_config,
+    priority_enabled,
+    response_event,
+    sampling_kwargs,
+)
 from tritonsla.paths import model_config_parameter
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
@@ -30,6 +40,10 @@ class TritonPythonModel:
         self.exclude_input = (
             model_config_parameter(config, "exclude_input_in_output", "true") == "true"
         )
+        queue = queue_options(config)
+        self.levels = queue["priority_levels"]
+        self.default_level = queue["default_priority_level"]
+        self.by_priority = priority_enabled(llm_args)
         self.llm = LLM(**llm_args)
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
@@ -48,6 +62,7 @@ class TritonPythonModel:
                     tensors,
                     lambda event: None,
                     exclude_input_in_output=self.exclude_input,
+                    priority_levels=self.levels,
                 )
             except InvalidRequestError as error:
                 sender.send(
@@ -62,8 +77,11 @@ class TritonPythonModel:
 
         try:
             params = SamplingParams(**sampling_kwargs(parsed))
+            extra = {}
+            if self.by_priority:
+                extra["priority"] = llm_priority(parsed.priority, self.levels, self.default_level)
             stream = self.llm.generate_async(
-                list(parsed.input_ids), params, streaming=parsed.streaming
+                list(parsed.input_ids), params, streaming=parsed.streaming, **extra
             )
             sent = 0
             async for output in stream:

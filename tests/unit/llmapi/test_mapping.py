@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.triton_io import request_from_tensors
 from tritonsla.errors import ModelDataError
-from tritonsla.llmapi.mapping import load_llm_config, response_event, sampling_kwargs
+from tritonsla.llmapi.mapping import (
+    DEFAULT_LLM_PRIORITY,
+    llm_priority,
+    load_llm_config,
+    priority_enabled,
+    response_event,
+    sampling_kwargs,
+)
+from tritonsla.repo.render import template_environment
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _request(streaming: bool = False, exclude: bool = False, **extra):
@@ -75,3 +88,72 @@ def test_model_yaml_split(tmp_path):
     path.write_text("- not a mapping\n")
     with pytest.raises(ModelDataError, match="expected a mapping"):
         load_llm_config(path)
+
+
+@pytest.mark.parametrize(
+    ("priority", "levels", "default", "expected"),
+    [
+        (1, 3, 2, 0.75),
+        (2, 3, 2, 0.5),
+        (3, 3, 2, 0.25),
+        (0, 3, 2, 0.5),  # 0: the default level
+        (0, 3, 3, 0.25),
+        (1, 1, 1, 0.5),
+        (1, 2, 1, 2 / 3),
+        (2, 0, 0, DEFAULT_LLM_PRIORITY),  # no levels
+    ],
+)
+def test_triton_levels_map_into_the_llm_api_priority_range(
+    priority: int, levels: int, default: int, expected: float
+) -> None:
+    assert llm_priority(priority, levels, default) == pytest.approx(expected)
+
+
+def test_llm_priority_keeps_the_order_of_levels() -> None:
+    values = [llm_priority(level, 5, 3) for level in range(1, 6)]
+    assert values == sorted(values, reverse=True) and 0 < values[-1] < values[0] < 1
+
+
+def _render_model_yaml(tmp_path: Path, **engine) -> Path:
+    env = template_environment(ROOT / "templates")
+    kv = SimpleNamespace(free_gpu_mem_fraction=0.9, enable_reuse=True, max_tokens=None)
+    e = SimpleNamespace(
+        precision="fp16",
+        max_num_tokens=8192,
+        max_seq_len=2048,
+        max_beam_width=1,
+        enable_chunked_context=False,
+        kv_cache=kv,
+        batch_scheduler_policy="max_utilization",
+        **engine,
+    )
+    profile = SimpleNamespace(
+        name="shared", engine=e, batching=SimpleNamespace(max_batch_size=64), decoupled=True
+    )
+    text = env.get_template("llmapi_model.yaml.j2").render(
+        header="test",
+        profile=profile,
+        paths={"checkpoint": "/ckpt"},
+        deploy=SimpleNamespace(hardware=SimpleNamespace(tensor_parallel=1, pipeline_parallel=1)),
+    )
+    path = tmp_path / "model.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("engine", "enabled"),
+    [
+        ({"waiting_queue_policy": "priority"}, True),
+        ({"waiting_queue_policy": "fcfs"}, False),
+        ({}, False),  # a profile schema without the field renders as before
+    ],
+)
+def test_model_yaml_carries_waiting_queue_policy_only_for_priority(
+    tmp_path: Path, engine: dict, enabled: bool
+) -> None:
+    llm_args, _ = load_llm_config(_render_model_yaml(tmp_path, **engine))
+    scheduler = llm_args["scheduler_config"]
+    assert scheduler["capacity_scheduler_policy"] == "MAX_UTILIZATION"
+    assert ("waiting_queue_policy" in scheduler) is enabled
+    assert priority_enabled(llm_args) is enabled
