@@ -18,7 +18,7 @@ from tritonsla.cpu.engine import EngineStats
 ENGINE_GAUGES: tuple[tuple[str, str, str], ...] = (
     ("tritonsla_engine_active_requests", "Requests in the in-flight batch", "active"),
     ("tritonsla_engine_waiting_requests", "Requests waiting for a batch slot", "waiting"),
-    ("tritonsla_engine_paused_requests", "Requests paused when the KV cache ran out", "paused"),
+    ("tritonsla_engine_paused_requests", "Requests paused, to resume by recomputing", "paused"),
     ("tritonsla_engine_kv_blocks_used", "KV-cache blocks in use", "kv_blocks_used"),
     ("tritonsla_engine_kv_blocks_free", "KV-cache blocks free", "kv_blocks_free"),
     (
@@ -26,7 +26,11 @@ ENGINE_GAUGES: tuple[tuple[str, str, str], ...] = (
         "Tokens generated since the model loaded",
         "generated_tokens",
     ),
-    ("tritonsla_engine_preemptions", "Sequences paused to free KV blocks", "preemptions"),
+    (
+        "tritonsla_engine_preemptions",
+        "Sequences paused to free KV blocks, or batch slots for a higher priority",
+        "preemptions",
+    ),
 )
 
 

@@ -247,14 +247,13 @@ def fake_pb_utils() -> types.ModuleType:
     return pb
 
 
-@pytest.fixture
-def triton_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, checkpoint_dir: Path):
+def load_adapter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: dict):
+    """The Python model of the CPU engine, initialized with `config`."""
     monkeypatch.setitem(sys.modules, "triton_python_backend_utils", fake_pb_utils())
     spec = importlib.util.spec_from_file_location("tensorrt_llm_cpu_model", ADAPTER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     model = module.TritonPythonModel()
-    config = model_config(str(checkpoint_dir), tokens_per_block="8")
     model.initialize(
         {
             "model_config": json.dumps(config),
@@ -263,8 +262,34 @@ def triton_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, checkpoint_dir
             "model_version": "1",
         }
     )
+    return model
+
+
+@pytest.fixture
+def triton_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, checkpoint_dir: Path):
+    config = model_config(str(checkpoint_dir), tokens_per_block="8")
+    model = load_adapter(monkeypatch, tmp_path, config)
     yield model
     model.finalize()
+
+
+def test_python_model_reads_the_priority_input(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, checkpoint_dir: Path
+) -> None:
+    config = model_config(str(checkpoint_dir), waiting_queue_policy="priority")
+    config["dynamic_batching"] |= {"priority_levels": "3", "default_priority_level": "2"}
+    model = load_adapter(monkeypatch, tmp_path, config)
+    try:
+        served = FakeRequest(as_triton([1, 2], 2, priority=np.array([1], np.int32)))
+        refused = FakeRequest(as_triton([1, 2], 2, priority=np.array([4], np.int32)))
+        model.execute([served, refused])
+        assert served.sender.done.wait(timeout=30) and refused.sender.done.wait(timeout=30)
+        [(answer, _)] = served.sender.sent
+        assert answer.error is None and answer.outputs["sequence_length"].tolist() == [[4]]
+        [(error, _)] = refused.sender.sent
+        assert error.error.code == "INVALID_ARG" and "priority levels" in error.error.message
+    finally:
+        model.finalize()
 
 
 def test_python_model_streams_and_answers_through_the_response_sender(
