@@ -1,14 +1,15 @@
-"""`tritonsla demo`: the main job — SLA endpoints against one endpoint, side by side."""
+"""`tritonsla demo`: the main job — which topology meets the SLOs at the highest load."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from tritonsla.demo.compare import LoadComparison, Side
+from tritonsla.demo.compare import TopologyResult
 from tritonsla.demo.run import DemoOptions, run_demo
 
 
@@ -17,74 +18,71 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     defaults = DemoOptions()
     parser = subparsers.add_parser(
         "demo",
-        help="serve the CPU deployment, run mixed traffic through the router, and compare it "
-        "with one one-size-fits-all endpoint",
+        help="find the SLO capacity of three topologies of the CPU model at equal compute "
+        "(dedicated engines, one shared engine by priority, one plain endpoint) and compare",
     )
     parser.add_argument("--out", type=Path, default=defaults.out, help="report folder")
     parser.add_argument(
-        "--rates",
-        default=",".join(f"{r:g}" for r in defaults.rates),
-        help="offered loads in requests/s (Poisson), comma-separated",
+        "--start-rps",
+        type=float,
+        default=defaults.capacity.start_rps,
+        help="rate the first capacity search starts at (later ones start at the last capacity)",
     )
     parser.add_argument(
-        "--requests", type=int, default=defaults.requests, help="measured requests per load"
+        "--probe-seconds",
+        type=float,
+        default=defaults.capacity.probe_seconds,
+        help="seconds of Poisson arrivals per probe",
     )
-    parser.add_argument("--warmup-requests", type=int, default=defaults.warmup_requests)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--allow-unequal-compute",
+        action="store_true",
+        help="compare topologies whose stated budgets (cores, slots, KV tokens) differ",
+    )
     parser.set_defaults(handler=run_demo_cmd)
 
 
-def _cell(side: Side) -> str:
-    verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "-"}[side.passed]
-    return f"{verdict} {side.goodput_rps:.2f}/s"
-
-
-def comparison_table(comparison: LoadComparison) -> Table:
-    """Per class: verdict and goodput of both setups, and their judged tail latencies."""
-    table = Table(title=f"{comparison.load}: SLA endpoints vs one endpoint")
+def parity_table(results: list[TopologyResult]) -> Table:
+    """The compute each topology ran on, and its SLO capacity."""
+    table = Table(title="Topologies at equal compute: SLO capacity")
     for column in (
-        "class",
-        "SLA endpoints",
-        "one endpoint",
-        "TTFT p95 ms (SLA / one)",
-        "e2e p95 ms (SLA / one)",
+        "topology",
+        "cores",
+        "engines x BLAS threads",
+        "in-flight slots",
+        "KV tokens",
+        "SLO capacity req/s",
     ):
-        table.add_column(column, justify="left" if column == "class" else "right")
-
-    def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value:,.0f}"
-
-    for row in comparison.rows:
+        table.add_column(column, justify="left" if column == "topology" else "right")
+    for r in results:
+        b = r.parity.budget
         table.add_row(
-            row.sla,
-            _cell(row.routed),
-            _cell(row.single),
-            f"{ms(row.routed.ttft_p95_ms)} / {ms(row.single.ttft_p95_ms)}",
-            f"{ms(row.routed.e2e_p95_ms)} / {ms(row.single.e2e_p95_ms)}",
+            f"{r.name} ({r.title})",
+            str(b.cores),
+            f"{b.engine_instances} x {b.blas_threads_per_engine}",
+            str(b.inflight_slots),
+            f"{b.kv_tokens:,}",
+            f"[bold]{r.capacity.capacity_rps:.2f}[/bold]",
         )
-    table.add_row(
-        "[b]goodput[/b]",
-        f"{comparison.routed_goodput:.2f}/s",
-        f"{comparison.single_goodput:.2f}/s",
-        "",
-        "",
-    )
     return table
 
 
 def run_demo_cmd(args: argparse.Namespace, console: Console) -> int:
     """Handle `tritonsla demo`."""
-    rates = tuple(float(r) for r in args.rates.split(",") if r.strip())
-    options = DemoOptions(
+    defaults = DemoOptions()
+    capacity = replace(
+        defaults.capacity, start_rps=args.start_rps, probe_seconds=args.probe_seconds
+    )
+    options = replace(
+        defaults,
         out=args.out,
-        rates=rates,
-        requests=args.requests,
-        warmup_requests=args.warmup_requests,
+        capacity=capacity,
         seed=args.seed,
+        allow_unequal_compute=args.allow_unequal_compute,
     )
     result = run_demo(options, console)
-    for comparison in result.comparisons:
-        console.print(comparison_table(comparison))
+    console.print(parity_table(result.results))
     for line in result.conclusion:
         console.print(f"- {line}", highlight=False)
     console.print(f"report: {result.out / 'index.html'}")

@@ -1,128 +1,133 @@
-"""Side-by-side figures of the SLA endpoints and the single endpoint, and what they say (pure).
+"""The three topologies side by side, and what their numbers say (pure).
 
-Runs of the two reports are matched by load name (`poisson@16rps`); every class is judged by its
-own objective in both, so goodput is comparable. The conclusion states what the numbers show,
-including when the single endpoint does as well or better: that is a finding, not a failure.
+Each topology ran a capacity search on the same workload at a stated, equal compute budget. The
+comparison checks that the budgets are equal, ranks the topologies by SLO capacity (the highest
+Poisson rate at which every class met its SLO while the server kept up), and says in words who
+wins, by how much, and what limits each topology just above its capacity: the class and the
+criterion that failed first. A loss is reported as plainly as a win.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tritonsla.bench.metrics import GroupMetrics
-from tritonsla.bench.result import BenchReport, RunResult
+from tritonsla.bench.capacity import CapacityResult, Probe
+from tritonsla.profiles.loading import Deployment
+from tritonsla.profiles.topology import ComputeBudget, compute_budget
+
+TIE_MARGIN = 0.05
+"""Capacities within 5% (the search's own tolerance) are called a tie."""
 
 
 @dataclass(frozen=True)
-class Side:
-    """One class at one load in one deployment."""
+class Parity:
+    """The compute one topology runs on (summed over its engine instances)."""
 
-    passed: bool | None
-    goodput_rps: float
-    ok: int
-    total: int
-    ttft_p95_ms: float | None
-    e2e_p95_ms: float | None
-    output_tokens_per_s: float
+    name: str
+    layout: str
+    budget: ComputeBudget
+
+    @classmethod
+    def of(cls, name: str, dep: Deployment) -> Parity:
+        return cls(name, dep.deploy.layout, compute_budget(dep))
+
+    def key(self) -> tuple[int | None, int, int]:
+        """What must be equal between topologies: cores, in-flight slots, KV tokens."""
+        return (self.budget.cores, self.budget.inflight_slots, self.budget.kv_tokens)
+
+
+def parity_problems(rows: Sequence[Parity]) -> list[str]:
+    """Sentences naming every budget that differs from the first topology's; empty when equal."""
+    if not rows:
+        return []
+    first = rows[0]
+    problems = []
+    for row in rows[1:]:
+        for field, mine, theirs in zip(
+            ("cores", "in-flight slots", "KV tokens"), row.key(), first.key(), strict=True
+        ):
+            if mine != theirs:
+                problems.append(f"{row.name} has {mine} {field}, {first.name} has {theirs}")
+    return problems
 
 
 @dataclass(frozen=True)
-class ClassRow:
-    """One class at one load: the SLA endpoint next to the single endpoint."""
+class TopologyResult:
+    """One topology: its compute and its capacity search."""
 
-    sla: str
-    routed: Side
-    single: Side
-
-
-@dataclass(frozen=True)
-class LoadComparison:
-    """Every class at one offered load."""
-
-    load: str
-    offered_rps: float | None
-    rows: tuple[ClassRow, ...]
-
-    @property
-    def routed_goodput(self) -> float:
-        return sum(row.routed.goodput_rps for row in self.rows)
-
-    @property
-    def single_goodput(self) -> float:
-        return sum(row.single.goodput_rps for row in self.rows)
+    name: str
+    title: str
+    parity: Parity
+    capacity: CapacityResult
 
 
-def _side(run: RunResult, sla: str) -> Side:
-    metrics: GroupMetrics | None = run.summary.classes.get(sla)
-    verdict = run.summary.verdicts.get(sla)
-    if metrics is None:
-        return Side(None, 0.0, 0, 0, None, None, 0.0)
-    return Side(
-        passed=None if verdict is None else verdict.passed,
-        goodput_rps=metrics.goodput_rps or 0.0,
-        ok=metrics.counts.ok,
-        total=metrics.counts.total,
-        ttft_p95_ms=None if metrics.ttft_ms is None else metrics.ttft_ms.p95,
-        e2e_p95_ms=None if metrics.e2e_ms is None else metrics.e2e_ms.p95,
-        output_tokens_per_s=metrics.output_tokens_per_s or 0.0,
-    )
-
-
-def offered_rate(load: str) -> float | None:
-    """Requests per second named by a rate strategy (`poisson@16rps` -> 16.0), else None."""
-    match = re.match(r"^[a-z]+@([0-9.]+)rps\b", load)
-    return float(match.group(1)) if match else None
-
-
-def compare(routed: BenchReport, single: BenchReport) -> list[LoadComparison]:
-    """One LoadComparison per load both reports ran, in the routed report's order."""
-    singles = {run.name: run for run in single.runs}
-    comparisons = []
-    for run in routed.runs:
-        other = singles.get(run.name)
-        if other is None:
-            continue
-        classes = list(run.summary.classes) + [
-            c for c in other.summary.classes if c not in run.summary.classes
-        ]
-        rows = tuple(ClassRow(c, _side(run, c), _side(other, c)) for c in classes)
-        comparisons.append(LoadComparison(run.name, offered_rate(run.name), rows))
-    return comparisons
-
-
-def _passing(rows: Sequence[ClassRow], side: str) -> list[str]:
-    return [row.sla for row in rows if getattr(row, side).passed]
-
-
-def conclusion(comparisons: Sequence[LoadComparison]) -> list[str]:
-    """Plain sentences: per load, who had more goodput and which classes met their SLO."""
-    lines = []
-    for c in comparisons:
-        routed, single = c.routed_goodput, c.single_goodput
-        ok_routed = _passing(c.rows, "routed")
-        ok_single = _passing(c.rows, "single")
-        met = (
-            f"SLOs met: SLA endpoints {', '.join(ok_routed) or 'none'}; "
-            f"single endpoint {', '.join(ok_single) or 'none'}."
+def _limit(result: TopologyResult) -> str:
+    """What failed first above the capacity, in words."""
+    probe: Probe | None = result.capacity.limiting
+    if probe is None:
+        return (
+            f"it met every SLO up to the search's ceiling of {result.capacity.settings.max_rps:g}"
         )
-        if routed > single * 1.05:
-            ratio = f"{routed / single:.1f}x" if single > 0 else "all of it"
+    why = "; ".join(probe.reasons) or "it missed an SLO"
+    return f"at {probe.rate:.2f} req/s {why}"
+
+
+def conclusion(results: Sequence[TopologyResult]) -> list[str]:
+    """Plain sentences computed from the capacities: the winner, the ratios, each one's limit."""
+    if not results:
+        return []
+    ranked = sorted(results, key=lambda r: r.capacity.capacity_rps, reverse=True)
+    best = ranked[0]
+    lines = []
+    top = best.capacity.capacity_rps
+    if top == 0:
+        lines.append("No topology met every SLO at any rate probed.")
+    else:
+        ties = [r.name for r in ranked[1:] if r.capacity.capacity_rps >= top * (1 - TIE_MARGIN)]
+        if ties:
             lines.append(
-                f"{c.load}: the SLA endpoints delivered {routed:.2f} good requests/s against "
-                f"{single:.2f} for one endpoint ({ratio}). {met}"
-            )
-        elif single > routed * 1.05:
-            lines.append(
-                f"{c.load}: the single endpoint delivered more goodput ({single:.2f} against "
-                f"{routed:.2f} requests/s): at this load one shared queue still had room for "
-                f"every class, while separate endpoints split the machine between three "
-                f"engines. {met}"
+                f"{best.name} and {', '.join(ties)} tie at the top: SLO capacities within "
+                f"{TIE_MARGIN:.0%} of {top:.2f} req/s, the search's own resolution."
             )
         else:
-            lines.append(
-                f"{c.load}: no real difference in goodput ({routed:.2f} against {single:.2f} "
-                f"requests/s): neither setup was the bottleneck. {met}"
+            runner_up = ranked[1] if len(ranked) > 1 else None
+            against = (
+                ""
+                if runner_up is None
+                else f", {_ratio(top, runner_up.capacity.capacity_rps)} the {runner_up.name} "
+                f"topology's {runner_up.capacity.capacity_rps:.2f}"
             )
+            lines.append(
+                f"{best.name} ({best.title}) meets every class's SLO at the highest load: "
+                f"{top:.2f} req/s{against}."
+            )
+    for result in ranked:
+        capacity = result.capacity.capacity_rps
+        share = "" if top == 0 or result is best else f" ({capacity / top:.0%} of {best.name})"
+        lines.append(f"{result.name}: SLO capacity {capacity:.2f} req/s{share}; {_limit(result)}.")
     return lines
+
+
+def _ratio(mine: float, theirs: float) -> str:
+    return "where nothing else met them" if theirs == 0 else f"{mine / theirs:.2f}x"
+
+
+def topologies_json(results: Sequence[TopologyResult], probes: Sequence[list[dict]]) -> list[dict]:
+    """The `topologies` list of comparison.json (probes already in JSON form, one list each)."""
+    return [
+        {
+            "name": r.name,
+            "title": r.title,
+            "layout": r.parity.layout,
+            "cores": r.parity.budget.cores,
+            "engine_instances": r.parity.budget.engine_instances,
+            "blas_threads_per_engine": r.parity.budget.blas_threads_per_engine,
+            "inflight_slots": r.parity.budget.inflight_slots,
+            "kv_tokens": r.parity.budget.kv_tokens,
+            "slo_capacity_rps": r.capacity.capacity_rps,
+            "capacity_reason": r.capacity.reason,
+            "probes": list(p),
+        }
+        for r, p in zip(results, probes, strict=True)
+    ]

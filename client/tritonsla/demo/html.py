@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from tritonsla.demo.compare import LoadComparison, Side
+from tritonsla.bench.capacity import Probe
+from tritonsla.demo.compare import TopologyResult
 from tritonsla.profiles.schema import Slo
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
 th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -18,85 +19,134 @@ img { max-width: 100%; margin: 0.5rem 0; } .note { color: #555; font-size: 0.9re
 """
 
 
-def _verdict(side: Side) -> str:
-    if side.passed is None:
-        return "-"
-    return '<span class="pass">PASS</span>' if side.passed else '<span class="fail">FAIL</span>'
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{header}</tr>{body}</table>"
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def _objective(slo: Slo | None) -> str:
+def objective_text(slo: Slo | None) -> str:
+    """A class's objective in words, e.g. `TTFT p95 <= 500 ms`."""
     if slo is None:
         return "-"
     parts = [
-        f"{key.removesuffix('_ms').upper()} p{slo.percentile:g} &le; {value:g} ms"
+        f"{key.removesuffix('_ms').upper()} p{slo.percentile:g} <= {value:g} ms"
         for key in ("ttft_ms", "itl_ms", "e2e_ms")
         if (value := getattr(slo, key)) is not None
     ]
     if slo.min_output_tokens_per_s is not None:
-        parts.append(f"&ge; {slo.min_output_tokens_per_s:g} tokens/s")
-    return "<br>".join(parts) or "-"
+        parts.append(f">= {slo.min_output_tokens_per_s:g} tokens/s")
+    return ", ".join(parts) or "-"
 
 
-def _load_table(comparison: LoadComparison, objectives: Mapping[str, Slo]) -> str:
-    head = (
-        "<tr><th rowspan=2>class</th><th rowspan=2>objective</th>"
-        "<th colspan=5>SLA endpoints (routed)</th><th colspan=5>one endpoint</th></tr><tr>"
-        + "<th>verdict</th><th>goodput req/s</th><th>ok</th><th>TTFT p95 ms</th>"
-        "<th>e2e p95 ms</th>" * 2 + "</tr>"
+def parity_table(results: Sequence[TopologyResult]) -> str:
+    """Compute per topology: what the comparison holds equal, and how it is split."""
+    rows = [
+        [
+            escape(r.name),
+            escape(r.parity.layout),
+            str(r.parity.budget.cores),
+            str(r.parity.budget.engine_instances),
+            str(r.parity.budget.blas_threads_per_engine),
+            str(r.parity.budget.inflight_slots),
+            f"{r.parity.budget.kv_tokens:,}",
+        ]
+        for r in results
+    ]
+    head = ("topology", "layout", "cores", "engine instances", "BLAS threads each")
+    return _table((*head, "in-flight slots", "KV tokens"), rows)
+
+
+def capacity_table(results: Sequence[TopologyResult]) -> str:
+    """SLO capacity per topology and why it is not higher."""
+    rows = [
+        [
+            escape(r.name),
+            f"<b>{r.capacity.capacity_rps:.2f}</b>",
+            str(len(r.capacity.probes)),
+            escape(r.capacity.reason),
+        ]
+        for r in results
+    ]
+    return _table(("topology", "SLO capacity req/s", "probes", "why not higher"), rows)
+
+
+def _verdict(probe: Probe) -> str:
+    if probe.slo_met:
+        return '<span class="pass">MET</span>'
+    return (
+        '<span class="fail">LOW</span>' if probe.below_floor else '<span class="fail">FAIL</span>'
     )
+
+
+def probe_table(result: TopologyResult, classes: Sequence[str]) -> str:
+    """Every probe of one topology, in the order the search ran them."""
     rows = []
-    for row in comparison.rows:
-        cells = [escape(row.sla), _objective(objectives.get(row.sla))]
-        for side in (row.routed, row.single):
-            cells += [
-                _verdict(side),
-                f"{side.goodput_rps:.2f}",
-                f"{side.ok}/{side.total}",
-                _ms(side.ttft_p95_ms),
-                _ms(side.e2e_p95_ms),
+    for number, p in enumerate(result.capacity.probes, start=1):
+        p95 = [
+            _num(p.p95_ms.get(sla, {}).get("ttft_ms"), 0)
+            + " / "
+            + _num(p.p95_ms.get(sla, {}).get("e2e_ms"), 0)
+            for sla in classes
+        ]
+        rows.append(
+            [
+                str(number),
+                _num(p.offered_rps or p.rate),
+                _num(p.served_rps),
+                _num(p.goodput_rps),
+                _verdict(p),
+                *p95,
+                escape("; ".join(p.reasons)) or "-",
             ]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    total = (
-        f"<tr><td><b>all</b></td><td></td><td></td><td><b>{comparison.routed_goodput:.2f}</b>"
-        f"</td><td colspan=3></td><td></td><td><b>{comparison.single_goodput:.2f}</b></td>"
-        "<td colspan=3></td></tr>"
-    )
-    return f"<table>{head}{''.join(rows)}{total}</table>"
+        )
+    head = ("#", "offered req/s", "served req/s", "goodput req/s", "verdict")
+    per_class = tuple(f"{sla} TTFT / e2e p95 ms" for sla in classes)
+    return _table((*head, *per_class, "reasons"), rows)
 
 
 def summary_page(
     title: str,
     conclusion: Sequence[str],
-    comparisons: Sequence[LoadComparison],
+    results: Sequence[TopologyResult],
     objectives: Mapping[str, Slo],
     images: Sequence[tuple[str, str]],
     links: Sequence[tuple[str, str]],
     settings: Sequence[tuple[str, str]],
 ) -> str:
-    """The HTML page: conclusion first, then a table per load, figures, files and settings."""
+    """Conclusion, compute parity, capacities, figures, every probe, files and settings."""
+    classes = list(objectives)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>",
         f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>",
         "<h2>What the numbers say</h2><ul>",
         *(f"<li>{escape(line)}</li>" for line in conclusion),
-        "</ul>",
+        "</ul><h2>Compute parity</h2>",
+        parity_table(results),
+        "<h2>SLO capacity</h2>",
+        capacity_table(results),
+        "<h2>Objectives</h2>",
+        _table(
+            ("class", "objective"),
+            [[escape(s), escape(objective_text(objectives.get(s)))] for s in classes],
+        ),
+        "<h2>Figures</h2>",
     ]
-    for comparison in comparisons:
-        parts.append(f"<h2>{escape(comparison.load)}</h2>")
-        parts.append(_load_table(comparison, objectives))
-    parts.append("<h2>Figures</h2>")
     parts += [
         f"<figure><img src='{escape(src)}' alt='{escape(alt)}'><figcaption class='note'>"
         f"{escape(alt)}</figcaption></figure>"
         for src, alt in images
     ]
+    for result in results:
+        parts.append(f"<h2>Probes: {escape(result.name)} ({escape(result.title)})</h2>")
+        parts.append(probe_table(result, classes))
     parts.append("<h2>Files</h2><ul>")
     parts += [f"<li><a href='{escape(href)}'>{escape(text)}</a></li>" for href, text in links]
-    parts.append("</ul><h2>Settings</h2><table>")
-    parts += [f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in settings]
-    parts.append("</table></body></html>\n")
+    parts.append("</ul><h2>Settings</h2>")
+    parts.append(_table(("setting", "value"), [[escape(k), escape(v)] for k, v in settings]))
+    parts.append("</body></html>\n")
     return "\n".join(parts)

@@ -1,74 +1,99 @@
-"""Run the demo: the same mixed workload against the SLA endpoints and against one endpoint.
+"""Run the demo: the SLO capacity of three topologies of the same model at the same compute.
 
-Side effects live here (servers, network, files); the figures, comparison and page are pure.
-Each phase renders its deployment, starts tritonserver on free loopback ports, runs the sweep of
-offered loads through the SDK and always stops the server (errors and Ctrl-C included). The
-report is built in a staging folder and replaces `out` only when everything succeeded.
+Side effects live here (servers, network, files); the comparison, figures and page are pure.
+Each topology's deploy file is copied into the report with the demo model put in (so the report
+holds exactly what ran), rendered, served by tritonserver on free loopback ports and searched for
+its SLO capacity with the same workload; the server is always stopped (errors and Ctrl-C
+included). The report is built in a staging folder and replaces `out` only when everything
+succeeded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import dataclasses
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
-from tritonsla.assets import DEFAULT_FOLDER, write_default_model
-from tritonsla.bench.benchmark import BenchOptions, prepare, run_benchmark
+from tritonsla.assets import DEFAULT_FOLDER, DEMO_FOLDER, DEMO_MODEL, write_default_model
+from tritonsla.bench.benchmark import BenchOptions, prepare
+from tritonsla.bench.capacity import CapacitySettings
+from tritonsla.bench.capacity_probe import find_capacity
 from tritonsla.bench.objectives import deployment_objectives
 from tritonsla.bench.progress import RunProgress
-from tritonsla.bench.report import file_label, write_report
-from tritonsla.bench.result import BenchReport
-from tritonsla.bench.schedule import Limits, Poisson
-from tritonsla.demo.compare import LoadComparison, compare, conclusion
-from tritonsla.demo.html import summary_page
-from tritonsla.demo.plots import plot_goodput, plot_tail_latency, plot_ttft_cdfs
+from tritonsla.bench.report import write_report
+from tritonsla.bench.report.capacity_report import (
+    capacity_report,
+    print_capacity,
+    probe_document,
+    probe_line,
+    write_capacity_json,
+)
+from tritonsla.demo.compare import (
+    Parity,
+    TopologyResult,
+    conclusion,
+    parity_problems,
+    topologies_json,
+)
+from tritonsla.demo.html import objective_text, summary_page
+from tritonsla.demo.plots import plot_capacity, plot_class_latency
 from tritonsla.demo.workload import DEMO_MIX, DEMO_SHAPES, workload_lines, write_workload
+from tritonsla.errors import ConfigError
 from tritonsla.folders import replace_folder
-from tritonsla.profiles.loading import load_deployment
+from tritonsla.profiles.loading import load_deployment, read_yaml_mapping
 from tritonsla.repo.pipeline import render
 from tritonsla.server import ServerOptions, TritonServer, free_ports, startup_spinner
 from tritonsla.text.tokenizer import load_tokenizer
 
 
 @dataclass(frozen=True)
-class Phase:
-    """One deployment the workload runs against."""
+class Topology:
+    """One way of serving the classes: a deploy file, and a fixed model or routing by class."""
 
     name: str
     title: str
     deploy: Path
-    endpoint: str | None
+    endpoint: str | None = None
     """A fixed model for every request; None lets the SDK route by class."""
+
+
+TOPOLOGIES = (
+    Topology("dedicated", "one engine per class, routed by class", Path("deploy/cpu.yaml")),
+    Topology("shared", "one engine, classes as priority levels", Path("deploy/cpu-shared.yaml")),
+    Topology(
+        "single",
+        "one FIFO endpoint for every class",
+        Path("deploy/cpu-single.yaml"),
+        "general_tensorrt_llm_bls",
+    ),
+)
+
+DEMO_CAPACITY = CapacitySettings(
+    start_rps=4.0, max_rps=64.0, probe_seconds=12.0, min_probe_requests=40, warmup_requests=6
+)
+"""Probes of 12 s: three searches of about six probes each fit the demo's ten minutes."""
 
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take about two minutes on two cores."""
+    """What the demo runs; the defaults take about eight minutes on two cores."""
 
     out: Path = Path("reports/demo")
-    rates: tuple[float, ...] = (8.0, 16.0, 24.0)
-    requests: int = 200
-    warmup_requests: int = 10
+    topologies: tuple[Topology, ...] = TOPOLOGIES
+    model: Path | None = DEMO_FOLDER
+    """The model every topology serves (made if missing); None keeps the deploy files' own."""
+    capacity: CapacitySettings = field(default_factory=lambda: DEMO_CAPACITY)
+    workload_requests: int = 2000
     seed: int = 0
-    sla_deploy: Path = Path("deploy/cpu.yaml")
-    single_deploy: Path = Path("deploy/cpu-single.yaml")
-    single_endpoint: str = "general_tensorrt_llm_bls"
-    timeout_s: float = 120.0
-
-    def phases(self) -> tuple[Phase, Phase]:
-        return (
-            Phase("sla", "SLA endpoints, routed by class", self.sla_deploy, None),
-            Phase(
-                "single", "one one-size-fits-all endpoint", self.single_deploy, self.single_endpoint
-            ),
-        )
+    allow_unequal_compute: bool = False
+    timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -76,25 +101,63 @@ class DemoResult:
     """What the demo produced."""
 
     out: Path
-    comparisons: list[LoadComparison]
+    results: list[TopologyResult]
     conclusion: list[str]
 
 
-def run_phase(
-    phase: Phase, options: DemoOptions, workload: Path, staging: Path, console: Console
-) -> BenchReport:
-    """Serve `phase.deploy`, run the sweep against it, stop the server; return the report."""
-    console.rule(f"[bold]{phase.title}[/bold] ({phase.deploy})")
-    rendered = render(phase.deploy, staging / "repos" / phase.name)
+def demo_deploy(source: Path, model: Path | None, dest: Path) -> Path:
+    """Copy `source` to `dest` with every relative path made absolute and `model` put in."""
+    data = read_yaml_mapping(source)
+    folder = source.resolve().parent
+    for key in ("profiles_dir", "engines_dir"):
+        data[key] = str((folder / data.get(key, f"../{key.removesuffix('_dir')}")).resolve())
+    paths = data.setdefault("model", {})
+    for key in ("checkpoint", "tokenizer"):
+        value = str(model.resolve()) if model is not None else paths.get(key, "")
+        paths[key] = str((folder / value).resolve())
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+def check_comparable(deploys: dict[str, Path], allow_unequal: bool) -> list[Parity]:
+    """Parity rows of the topologies; raise when budgets or objectives differ (unless allowed)."""
+    deployments = {name: load_deployment(path) for name, path in deploys.items()}
+    rows = [Parity.of(name, dep) for name, dep in deployments.items()]
+    problems = parity_problems(rows)
+    missing = [row.name for row in rows if row.budget.cores is None]
+    if missing:
+        problems.append(f"{', '.join(missing)} state no budget (deploy file `budget`)")
+    if problems and not allow_unequal:
+        raise ConfigError(
+            "topologies",
+            "budget",
+            "the compute budgets differ: " + "; ".join(problems),
+            "state equal budgets in the deploy files, or pass --allow-unequal-compute",
+        )
+    return rows
+
+
+def run_topology(
+    topology: Topology,
+    deploy: Path,
+    reference: Path,
+    parity: Parity,
+    options: DemoOptions,
+    workload: Path,
+    staging: Path,
+    console: Console,
+) -> TopologyResult:
+    """Serve one topology, search its SLO capacity, stop the server; return the result."""
+    console.rule(f"[bold]{topology.name}[/bold]: {topology.title} ({topology.deploy})")
+    repo = staging / "repos" / topology.name
+    rendered = render(deploy, repo)
     http, grpc, metrics = free_ports(3)
-    server_options = ServerOptions(
-        staging / "repos" / phase.name, http_port=http, grpc_port=grpc, metrics_port=metrics
-    )
     blas = rendered.deployment.deploy.hardware.blas_threads_per_engine
-    with startup_spinner(f"starting tritonserver for {phase.name}", console) as hook:
+    with startup_spinner(f"starting tritonserver for {topology.name}", console) as hook:
         server = TritonServer(
-            server_options,
-            log_file=staging / "logs" / f"{phase.name}.log",
+            ServerOptions(repo, http_port=http, grpc_port=grpc, metrics_port=metrics),
+            log_file=staging / "logs" / f"{topology.name}.log",
             blas_threads=blas,
             startup_timeout=300,
             on_progress=hook,
@@ -102,139 +165,194 @@ def run_phase(
         server.start()
     try:
         bench = BenchOptions(
-            deploy=options.sla_deploy,  # the classes and their objectives judge both phases
+            # routed topologies route by their own table; a fixed endpoint is labelled by the
+            # reference classes, so every class is judged by the same objective everywhere
+            deploy=deploy if topology.endpoint is None else reference,
             urls=(server.endpoints.grpc_address,),
             metrics_url=server.endpoints.metrics_url,
-            strategies=tuple(Poisson(rate) for rate in options.rates),
-            limits=Limits(requests=options.requests, warmup_requests=options.warmup_requests),
             prompts=workload,
-            endpoint=phase.endpoint,
+            endpoint=topology.endpoint,
             seed=options.seed,
             timeout_s=options.timeout_s,
         )
         prepared = prepare(bench)
+        counter = iter(range(1, 1000))
         with RunProgress(console) as progress:
-            report = asyncio.run(run_benchmark(prepared, progress))
-        write_report(report, prepared.objectives, staging / phase.name)
-        return report
+            capacity = asyncio.run(
+                find_capacity(
+                    prepared,
+                    options.capacity,
+                    progress,
+                    on_probe=lambda p: console.print(probe_line(next(counter), p)),
+                )
+            )
+        print_capacity(console, capacity)
+        folder = staging / topology.name
+        write_report(capacity_report(prepared, capacity), prepared.objectives, folder)
+        write_capacity_json(capacity, folder / "capacity.json", {"deploy": str(deploy)})
+        return TopologyResult(topology.name, topology.title, parity, capacity)
     finally:
-        with console.status(f"stopping tritonserver of {phase.name}"):
+        with console.status(f"stopping tritonserver of {topology.name}"):
             server.stop()
 
 
-def _write_comparison(comparisons: list[LoadComparison], staging: Path) -> list[Path]:
-    data = [
-        dataclasses.asdict(c)
-        | {"routed_goodput": c.routed_goodput, "single_goodput": c.single_goodput}
-        for c in comparisons
-    ]
-    json_path = staging / "comparison.json"
-    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    csv_path = staging / "comparison.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        fields = [f.name for f in dataclasses.fields(comparisons[0].rows[0].routed)]
-        writer.writerow(
-            [
-                "load",
-                "offered_rps",
-                "sla",
-                *(f"{side}_{f}" for side in ("routed", "single") for f in fields),
-            ]
-        )
-        for c in comparisons:
-            for row in c.rows:
-                writer.writerow(
-                    [
-                        c.load,
-                        c.offered_rps,
-                        row.sla,
-                        *(getattr(row.routed, f) for f in fields),
-                        *(getattr(row.single, f) for f in fields),
-                    ]
-                )
-    return [json_path, csv_path]
-
-
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
-    """Run both phases and write the report folder; raise on failure (staging is kept)."""
+    """Run every topology and write the report folder; raise on failure (staging is kept)."""
     write_default_model(DEFAULT_FOLDER)
+    if options.model is not None and options.model.resolve() == DEMO_FOLDER.resolve():
+        write_default_model(DEMO_FOLDER, DEMO_MODEL)
     out = options.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.running-", dir=out.parent))
     try:
-        tokenizer = load_tokenizer(DEFAULT_FOLDER)
-        total = (options.requests + options.warmup_requests) * len(options.rates)
+        deploys = {
+            t.name: demo_deploy(t.deploy, options.model, staging / "deploy" / f"{t.name}.yaml")
+            for t in options.topologies
+        }
+        parities = check_comparable(deploys, options.allow_unequal_compute)
+        reference = deploys[next(t.name for t in options.topologies if t.endpoint is None)]
+        _check_objectives(deploys, options.topologies, reference)
+        reference_dep = load_deployment(reference)
+        tokenizer = load_tokenizer(reference_dep.path(reference_dep.deploy.model.tokenizer))
         workload = write_workload(
             staging / "workload.jsonl",
-            workload_lines(tokenizer, DEMO_SHAPES, DEMO_MIX, total, options.seed),
+            workload_lines(
+                tokenizer, DEMO_SHAPES, DEMO_MIX, options.workload_requests, options.seed
+            ),
         )
-        routed_phase, single_phase = options.phases()
-        routed = run_phase(routed_phase, options, workload, staging, console)
-        single = run_phase(single_phase, options, workload, staging, console)
-        result = write_summary(options, routed, single, staging)
+        results: list[TopologyResult] = []
+        capacity = options.capacity
+        for topology, parity in zip(options.topologies, parities, strict=True):
+            run_options = replace(options, capacity=capacity)
+            result = run_topology(
+                topology, deploys[topology.name], reference, parity, run_options, workload,
+                staging, console,
+            )  # fmt: skip
+            results.append(result)
+            capacity = _next_start(capacity, result)
+        lines = write_summary(options, results, reference, staging)
     except BaseException:
         console.print(f"[red]demo failed[/red]; its partial output is in {staging}")
         raise
     replace_folder(staging, out)
-    return DemoResult(out, result.comparisons, result.conclusion)
+    return DemoResult(out, results, lines)
+
+
+def _next_start(settings: CapacitySettings, result: TopologyResult) -> CapacitySettings:
+    """Start the next search at the capacity just found: the topologies are of one order, so
+    this saves bracketing probes. Keeps the settings when nothing passed."""
+    found = result.capacity.capacity_rps
+    if found <= 0:
+        return settings
+    start = min(max(found, settings.min_rps), settings.max_rps)
+    return replace(settings, start_rps=round(start, 2))
+
+
+def _check_objectives(
+    deploys: dict[str, Path], topologies: tuple[Topology, ...], reference: Path
+) -> None:
+    """Every routed topology judges each class by the reference's objective."""
+    expected = deployment_objectives(load_deployment(reference))
+    for topology in topologies:
+        if topology.endpoint is not None:
+            continue
+        found = deployment_objectives(load_deployment(deploys[topology.name]))
+        if found != expected:
+            raise ConfigError(
+                str(topology.deploy),
+                "overrides.<class>.slo",
+                f"the {topology.name} topology's objectives differ from the reference's",
+                "give every topology the same per-class SLOs",
+            )
+
+
+def _write_probes_csv(results: list[TopologyResult], path: Path) -> Path:
+    classes = list(dict.fromkeys(s for r in results for p in r.capacity.probes for s in p.p95_ms))
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        head = ["topology", "probe", "rate_rps", "offered_rps", "served_rps", "goodput_rps"]
+        head += ["slo_met", "sustained"]
+        writer.writerow(head + [f"{sla}_{m}_p95_ms" for sla in classes for m in ("ttft", "e2e")])
+        for result in results:
+            for number, p in enumerate(result.capacity.probes, start=1):
+                row = [result.name, number, p.rate, p.offered_rps, p.served_rps, p.goodput_rps]
+                row += [p.slo_met, p.sustained]
+                row += [
+                    p.p95_ms.get(sla, {}).get(f"{m}_ms") for sla in classes for m in ("ttft", "e2e")
+                ]
+                writer.writerow(row)
+    return path
 
 
 def write_summary(
-    options: DemoOptions, routed: BenchReport, single: BenchReport, folder: Path
-) -> DemoResult:
-    """Comparison files, figures and the HTML page for the two reports, into `folder`."""
-    objectives = deployment_objectives(load_deployment(options.sla_deploy))
-    comparisons = compare(routed, single)
-    lines = conclusion(comparisons)
-    files = _write_comparison(comparisons, folder)
+    options: DemoOptions, results: list[TopologyResult], reference: Path, folder: Path
+) -> list[str]:
+    """comparison.json/.csv, figures and the HTML page for the topologies' results, into
+    `folder`; returns the conclusion."""
+    objectives = deployment_objectives(load_deployment(reference))
+    lines = conclusion(results)
+    probes = [
+        [{k: v for k, v in probe_document(p).items() if k != "run"} for p in r.capacity.probes]
+        for r in results
+    ]
+    document = {
+        "question": "which topology meets every class's SLO at the highest load, at equal compute",
+        "conclusion": lines,
+        "objectives": {sla: objective_text(slo) for sla, slo in objectives.items()},
+        "topologies": topologies_json(results, probes),
+    }
+    (folder / "comparison.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    _write_probes_csv(results, folder / "comparison.csv")
     images = [
         (
-            plot_goodput(comparisons, folder / "goodput_vs_load.png").name,
-            "Goodput (requests/s that met their class SLO) against offered load",
+            plot_capacity(results, folder / "capacity_vs_load.png").name,
+            "Goodput and served rate against offered load; dashed: each topology's SLO capacity",
         ),
         (
-            plot_tail_latency(comparisons, objectives, folder / "latency_vs_load.png").name,
+            plot_class_latency(results, objectives, folder / "latency_vs_load.png").name,
             "Each class's judged latency (p95) against offered load, with its SLO",
         ),
     ]
-    by_name = {run.name: run for run in single.runs}
-    for run in routed.runs:
-        if run.name in by_name:
-            path = folder / f"ttft_cdf_{file_label(run.name)}.png"
-            plot_ttft_cdfs(run, by_name[run.name], objectives, path)
-            images.append((path.name, f"Time to first token per class at {run.name}"))
-    links = [(p.name, p.name) for p in files] + [
-        ("workload.jsonl", "workload.jsonl (the requests both phases sent)"),
-        ("sla/summary.json", "SLA endpoints: full report (JSON)"),
-        ("sla/requests.csv", "SLA endpoints: every request (CSV)"),
-        ("single/summary.json", "one endpoint: full report (JSON)"),
-        ("single/requests.csv", "one endpoint: every request (CSV)"),
-        ("logs/sla.log", "tritonserver log (SLA endpoints)"),
-        ("logs/single.log", "tritonserver log (one endpoint)"),
+    links = [
+        ("comparison.json", "comparison.json (topologies, capacities, every probe)"),
+        ("comparison.csv", "comparison.csv (every probe, one row each)"),
+        ("workload.jsonl", "workload.jsonl (the requests every topology was sent)"),
     ]
+    for r in results:
+        links += [
+            (f"{r.name}/capacity.json", f"{r.name}: the capacity search (JSON)"),
+            (f"{r.name}/requests.csv", f"{r.name}: every request (CSV)"),
+            (f"deploy/{r.name}.yaml", f"{r.name}: the deploy file that ran"),
+            (f"logs/{r.name}.log", f"{r.name}: tritonserver log"),
+        ]
     shapes = "; ".join(
         f"{name}: {share:.0%}, prompt {DEMO_SHAPES[name].input.mean}±"
         f"{DEMO_SHAPES[name].input.std:g}, output {DEMO_SHAPES[name].output.mean}±"
         f"{DEMO_SHAPES[name].output.std:g} tokens"
         for name, share in DEMO_MIX.shares.items()
     )
+    c = options.capacity
     settings = [
-        ("SLA deployment", str(options.sla_deploy)),
-        ("baseline deployment", f"{options.single_deploy} ({options.single_endpoint})"),
-        ("offered loads", ", ".join(f"Poisson {r:g} requests/s" for r in options.rates)),
-        ("requests per load", f"{options.requests} measured + {options.warmup_requests} warm-up"),
+        ("topologies", "; ".join(f"{t.name}: {t.deploy}" for t in options.topologies)),
+        ("model", str(options.model or "as in the deploy files")),
         ("workload", shapes),
+        (
+            "capacity search",
+            f"Poisson probes of {c.probe_seconds:g} s (>= {c.min_probe_requests} requests, "
+            f"{c.warmup_requests} warm-up), bracket x{c.factor:g} then bisect to "
+            f"{c.tolerance:.0%}; sustained = served >= {c.served_fraction:.0%} of offered and "
+            f"last-third p95 <= {c.drift_ratio:g}x first-third p95 + {c.drift_floor_ms:g} ms",
+        ),
         ("machine", f"{os.cpu_count()} CPU cores, CPU reference engine (no GPU)"),
     ]
     page = summary_page(
-        "triton-sla: SLA endpoints against one endpoint",
+        "triton-sla: which topology meets the SLOs at the highest load",
         lines,
-        comparisons,
+        results,
         objectives,
         images,
         links,
         settings,
     )
     (folder / "index.html").write_text(page, encoding="utf-8")
-    return DemoResult(folder, comparisons, lines)
+    return lines

@@ -30,8 +30,8 @@ class ClassShape:
 
 DEMO_SHAPES: dict[str, ClassShape] = {
     "realtime": ClassShape(TokenLengths(32, 6), TokenLengths(32, 6)),
-    "interactive": ClassShape(TokenLengths(96, 16), TokenLengths(64, 12)),
-    "batch": ClassShape(TokenLengths(160, 24), TokenLengths(160, 24)),
+    "interactive": ClassShape(TokenLengths(96, 16), TokenLengths(48, 8)),
+    "batch": ClassShape(TokenLengths(128, 24), TokenLengths(96, 16)),
 }
 DEMO_MIX = Mix({"realtime": 0.3, "interactive": 0.3, "batch": 0.4})
 

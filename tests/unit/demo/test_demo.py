@@ -1,48 +1,113 @@
-"""The demo's pure parts: workload shapes, the comparison, its conclusion and the page."""
+"""The demo's pure parts: workload shapes, compute parity, the conclusion and the page."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
+import pytest
+import yaml
+
+from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe
 from tritonsla.bench.workload import Mix, TokenLengths
-from tritonsla.demo.compare import ClassRow, LoadComparison, Side, conclusion, offered_rate
+from tritonsla.demo.compare import Parity, TopologyResult, conclusion, parity_problems
 from tritonsla.demo.html import summary_page
+from tritonsla.demo.run import check_comparable, demo_deploy
 from tritonsla.demo.workload import ClassShape, workload_lines, write_workload
+from tritonsla.errors import ConfigError
 from tritonsla.profiles.schema import Slo
+from tritonsla.profiles.topology import ComputeBudget
 from tritonsla.text.default_tokenizer import write_default_tokenizer
 from tritonsla.text.tokenizer import load_tokenizer
 
-
-def _side(passed, goodput, ttft=None, e2e=None) -> Side:
-    return Side(passed, goodput, 10, 10, ttft, e2e, 100.0)
-
-
-def _load(name: str, routed: list[Side], single: list[Side]) -> LoadComparison:
-    classes = ("realtime", "interactive", "batch")
-    rows = tuple(ClassRow(c, r, s) for c, r, s in zip(classes, routed, single, strict=True))
-    return LoadComparison(name, offered_rate(name), rows)
+ROOT = Path(__file__).resolve().parents[3]
+SETTINGS = CapacitySettings(max_rps=64.0)
 
 
-def test_offered_rate_parses_rate_strategies_only():
-    assert offered_rate("poisson@16rps") == 16.0
-    assert offered_rate("gamma@2.5rps,burstiness=0.5") == 2.5
-    assert offered_rate("concurrent@8") is None
+def _probe(rate: float, met: bool, reasons: tuple[str, ...] = ()) -> Probe:
+    p95 = {"realtime": {"ttft_ms": 100.0 if met else 900.0, "e2e_ms": 400.0}}
+    return Probe(rate, met, offered_rps=rate, served_rps=rate, goodput_rps=rate, p95_ms=p95,
+                 reasons=reasons)  # fmt: skip
 
 
-def test_conclusion_reports_the_winner_honestly():
-    routed_wins = _load(
-        "poisson@24rps",
-        [_side(True, 4.0)] * 3,
-        [_side(False, 0.5), _side(True, 3.0), _side(True, 3.0)],
+def _result(name: str, capacity: float, limit_rate: float | None, why: str = "") -> TopologyResult:
+    probes = [_probe(capacity, True)] if capacity else []
+    limiting = None if limit_rate is None else _probe(limit_rate, False, (why,))
+    probes += [limiting] if limiting else []
+    result = CapacityResult(
+        capacity, tuple(probes), probes[0] if capacity else None, limiting, "r", SETTINGS
     )
-    single_wins = _load("poisson@8rps", [_side(True, 1.0)] * 3, [_side(True, 2.0)] * 3)
-    tie = _load("poisson@4rps", [_side(True, 1.0)] * 3, [_side(True, 1.0)] * 3)
-    first, second, third = conclusion([routed_wins, single_wins, tie])
-    assert "12.00 good requests/s against 6.50" in first and "(1.8x)" in first
-    assert "single endpoint realtime" not in first and "single endpoint interactive" in first
-    assert "the single endpoint delivered more goodput (6.00 against 3.00" in second
-    assert "no real difference" in third
+    budget = ComputeBudget(2, 3, 1, 52, 28672)
+    return TopologyResult(name, f"{name} title", Parity(name, "single", budget), result)
+
+
+def test_parity_problems_name_each_difference():
+    same = ComputeBudget(2, 3, 1, 52, 28672)
+    rows = [
+        Parity("dedicated", "single", same),
+        Parity("shared", "shared", ComputeBudget(2, 2, 1, 52, 28672)),  # split differently: ok
+        Parity("single", "single", ComputeBudget(2, 2, 1, 64, 20000)),
+    ]
+    assert parity_problems(rows) == [
+        "single has 64 in-flight slots, dedicated has 52",
+        "single has 20000 KV tokens, dedicated has 28672",
+    ]
+
+
+def test_the_repository_topologies_are_comparable():
+    deploys = {n: ROOT / "deploy" / f for n, f in
+               (("dedicated", "cpu.yaml"), ("shared", "cpu-shared.yaml"),
+                ("single", "cpu-single.yaml"))}  # fmt: skip
+    rows = check_comparable(deploys, allow_unequal=False)
+    assert {(r.budget.inflight_slots, r.budget.kv_tokens, r.budget.cores) for r in rows} == {
+        (52, 28672, 2)
+    }
+
+
+def test_unequal_budgets_are_refused_unless_allowed(project):
+    single = project.edit(
+        "deploy/cpu-single.yaml",
+        lambda d: (
+            d.update(budget={"cores": 2, "inflight_slots": 64, "kv_tokens": 28672})
+            or d["overrides"]["general"]["batching"].update(max_batch_size=32)
+        ),
+    )
+    deploys = {"dedicated": project.deploy, "single": single}
+    with pytest.raises(ConfigError, match="single has 64 in-flight slots, dedicated has 52"):
+        check_comparable(deploys, allow_unequal=False)
+    assert len(check_comparable(deploys, allow_unequal=True)) == 2
+
+
+def test_demo_deploy_puts_the_model_in_and_makes_paths_absolute(tmp_path):
+    model = tmp_path / "model"
+    path = demo_deploy(ROOT / "deploy" / "cpu-shared.yaml", model, tmp_path / "d" / "x.yaml")
+    data = yaml.safe_load(path.read_text())
+    assert data["model"]["checkpoint"] == data["model"]["tokenizer"] == str(model.resolve())
+    assert data["profiles_dir"] == str((ROOT / "profiles").resolve())
+    assert data["layout"] == "shared" and data["shared_engine"]["instances"] == 2
+
+
+def test_conclusion_names_the_winner_ratio_and_each_limit():
+    results = [
+        _result("dedicated", 6.0, 6.5, "batch: e2e p95 above SLO"),
+        _result("shared", 8.0, 8.5, "realtime: TTFT p95 900 ms is above 500 ms"),
+        _result("single", 4.0, 4.4, "served 80% of offered"),
+    ]
+    first, *rest = conclusion(results)
+    assert "shared (shared title) meets every class's SLO at the highest load: 8.00" in first
+    assert "1.33x the dedicated topology's 6.00" in first
+    assert rest[0].startswith("shared: SLO capacity 8.00 req/s; at 8.50 req/s realtime: TTFT")
+    assert "dedicated: SLO capacity 6.00 req/s (75% of shared)" in rest[1]
+    assert "single: SLO capacity 4.00 req/s (50% of shared); at 4.40 req/s served 80%" in rest[2]
+
+
+def test_conclusion_calls_a_tie_and_reports_nothing_met():
+    tie = conclusion([_result("a", 6.0, 6.2), _result("b", 5.9, 6.1)])
+    assert tie[0].startswith("a and b tie at the top")
+    none = conclusion([_result("a", 0.0, 0.25, "realtime: TTFT p95 above SLO")])
+    assert none[0] == "No topology met every SLO at any rate probed."
+    assert "a: SLO capacity 0.00 req/s; at 0.25 req/s realtime" in none[1]
 
 
 def test_workload_lines_follow_each_class_shape(tmp_path):
@@ -64,22 +129,19 @@ def test_workload_lines_follow_each_class_shape(tmp_path):
     assert [json.loads(x) for x in path.read_text().splitlines()] == lines
 
 
-def test_page_shows_verdicts_goodput_and_escapes_text():
-    comparison = _load(
-        "poisson@24rps",
-        [_side(True, 4.0, 300.0, 600.0)] * 3,
-        [_side(False, 0.5, 2400.0, 2800.0)] * 3,
-    )
+def test_page_shows_parity_capacities_probes_and_escapes_text():
+    results = [_result("dedicated", 6.0, 6.5, "<b>x</b>"), _result("single", 4.0, 4.4)]
     page = summary_page(
         "t",
         ["<script>alert(1)</script>"],
-        [comparison],
+        results,
         {"realtime": Slo(ttft_ms=500)},
         [("a.png", "fig")],
         [("x.csv", "x")],
         [("k", "v")],
     )
-    assert "&lt;script&gt;" in page and "<script>" not in page
-    assert page.count('class="pass"') == 3 and page.count('class="fail"') == 3
-    assert "TTFT p95 &le; 500 ms" in page and "12.00" in page and "1.50" in page
-    assert "<img src='a.png'" in page
+    assert "&lt;script&gt;" in page and "<script>" not in page and "&lt;b&gt;x" in page
+    assert "Compute parity" in page and "28,672" in page
+    assert "<b>6.00</b>" in page and "<b>4.00</b>" in page
+    assert page.count('class="pass"') == 2 and page.count('class="fail"') == 2
+    assert "TTFT p95 &lt;= 500 ms" in page and "<img src='a.png'" in page
