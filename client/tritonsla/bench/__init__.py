@@ -13,5 +13,8 @@ Modules, one job each:
 - `server_stats`: statistics API and Prometheus deltas over a run.
 - `sdk`: the routing SDK as the runner's sender; `runner`: the async orchestrator;
   `benchmark`: typed options -> checked inputs -> a BenchReport (`result`); `progress`: live bars.
+- `capacity`: the capacity search (bracket, bisect) over probes, pure; `saturation`: is a
+  probe's run sustained and steady, and did it meet the SLOs; `capacity_probe`: probes against a
+  server and `find_capacity`.
 - `report`: console, JSON, CSV and PNG writers (apart from the metric code).
 """

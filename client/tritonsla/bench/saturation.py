@@ -4,12 +4,14 @@ All over the measured (non-warm-up) requests of the run, times from its first sc
 
 - offered rate = (N - 1) / (last scheduled send - first scheduled send): the rate of the
   schedule actually drawn. N / offered is then the span the N sends stand for.
-- served rate = ok answers / (N / offered + excess drain), where excess drain = max(0, last ok
-  answer - last scheduled send - the longest end-to-end latency among the first third's ok
-  answers). A server that keeps up answers the last request about as fast as it answered the
-  first ones, so the excess is ~0 and served ~= offered x success share; one that falls behind
-  carries a backlog past the last send, and the time it takes to clear it is the excess. Failed
-  and cancelled requests are not served.
+- served rate = ok answers / serving span, where serving span = N / offered + excess drain,
+  and excess drain = max(0, last ok answer - last scheduled send - the longest end-to-end
+  latency among the first third's ok answers). A server that keeps up answers the last request
+  about as fast as it answered the first ones, so the excess is ~0 and served ~= offered x
+  success share; one that falls behind carries a backlog past the last send, and the time it
+  takes to clear it is the excess. Failed and cancelled requests are not served. The probe's
+  goodput is its good requests (meeting every per-request threshold of their class) over the
+  same span, so goodput <= served.
 - sustained: served >= `served_fraction` (95%) x offered.
 - drift, per class and judged latency (the thresholds its SLO sets among TTFT, ITL and e2e, or
   e2e when it sets none): the p95 over the requests scheduled in the last third of the run's
@@ -58,18 +60,21 @@ def thirds(
     return first, last
 
 
-def served_rate(records: Sequence[RequestRecord], offered: float | None) -> float | None:
-    """Answers/s over the span of sends plus the excess drain (see the module docstring)."""
+def serving_span(records: Sequence[RequestRecord], offered: float | None) -> float | None:
+    """Seconds the sends stand for plus the excess drain (see the module docstring)."""
     if offered is None:
         return None
-    ok = [r for r in records if r.ok and r.end is not None]
-    if not ok:
-        return 0.0
     first, _ = thirds(records)
     reference = max((r.e2e for r in first if r.ok and r.e2e is not None), default=0.0)
     last_send = max(r.scheduled for r in records)
-    excess = max(0.0, max(r.end for r in ok) - last_send - reference)  # type: ignore[type-var]
-    return len(ok) / (len(records) / offered + excess)
+    last_end = max((r.end for r in records if r.ok and r.end is not None), default=last_send)
+    return len(records) / offered + max(0.0, last_end - last_send - reference)
+
+
+def served_rate(records: Sequence[RequestRecord], offered: float | None) -> float | None:
+    """Ok answers per second of the serving span."""
+    span = serving_span(records, offered)
+    return None if span is None else sum(r.ok for r in records) / span
 
 
 def judged_metrics(slo: Slo | None) -> tuple[str, ...]:
@@ -153,7 +158,9 @@ def judge(
     records = measured(run.records)
     summary = run.summary
     offered = offered_rate(records)
-    served = served_rate(records, offered)
+    span = serving_span(records, offered)
+    served = None if span is None else sum(r.ok for r in records) / span
+    good = summary.overall.good
     sustained = (
         offered is not None and served is not None and served >= settings.served_fraction * offered
     )
@@ -183,7 +190,7 @@ def judge(
         stopped_early=stopped is not None,
         offered_rps=offered,
         served_rps=served,
-        goodput_rps=summary.overall.goodput_rps,
+        goodput_rps=None if span is None or good is None else good / span,
         duration_s=duration_s,
         verdicts={sla: verdict.passed for sla, verdict in summary.verdicts.items()},
         p95_ms={

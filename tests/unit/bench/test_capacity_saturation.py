@@ -58,7 +58,8 @@ def test_a_server_that_keeps_up_serves_what_is_offered_and_meets_the_slo() -> No
     assert probe.reasons == ()
     assert probe.verdicts == {"realtime": True}
     assert probe.p95_ms["realtime"]["ttft_ms"] == pytest.approx(50)
-    assert probe.goodput_rps is not None and probe.duration_s == 15.2
+    assert probe.goodput_rps == pytest.approx(probe.served_rps)
+    assert probe.duration_s == 15.2
     assert {(d.sla, d.metric, d.drifted) for d in probe.drift} == {
         ("realtime", "ttft_ms", False),
         ("realtime", "itl_ms", False),
@@ -139,6 +140,7 @@ def test_latency_misses_fail_and_are_said_in_words() -> None:
     probe = judge(4.0, run_of(records), OBJECTIVES, SETTINGS, duration_s=15)
     assert not probe.slo_met and not probe.below_floor and probe.sustained
     assert "realtime: ttft_ms p95 600 ms is above 500 ms" in probe.reasons
+    assert probe.goodput_rps == 0
 
 
 def test_a_stopped_probe_fails_with_the_reason_first() -> None:
