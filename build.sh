@@ -4,7 +4,7 @@
 #                               make the default CPU model in assets/ (idempotent)
 #   ./build.sh render [args]    render model_repo/ from deploy/cpu.yaml (tritonsla render)
 #   ./build.sh demo [args]      the main job: sets up if needed, then `tritonsla demo`
-#   ./build.sh test             lint + the whole test suite
+#   ./build.sh test             lint + the whole test suite (sets up if needed)
 #   ./build.sh engines [args]   compile TensorRT-LLM engines per profile (GPU machines),
 #                               e.g. --deploy deploy/h100-llama8b.yaml [--dry-run]
 set -euo pipefail
@@ -56,6 +56,7 @@ case "${1:-}" in
     ;;
   test)
     shift
+    [ -x "$VENV/bin/ruff" ] && [ -x "$VENV/bin/tritonsla" ] || setup
     "$VENV/bin/ruff" check .
     "$VENV/bin/tritonsla" render --check
     "$VENV/bin/pytest" -q "$@"
