@@ -64,13 +64,15 @@ def test_realtime_overtakes_and_pauses_batch_work_whose_output_is_unchanged(serv
 
     async def run() -> str:
         async with client(served) as sdk:
-            tasks = [asyncio.create_task(send(sdk, "b0", "batch", 300))]
-            await asyncio.sleep(0.5)  # b0 holds the only slot
-            tasks += [asyncio.create_task(send(sdk, f"b{i}", "batch", 20)) for i in (1, 2)]
-            await asyncio.sleep(0.3)  # b1 and b2 wait
+            for sla in ("batch", "realtime"):  # warm both paths: first calls load lazily
+                await sdk.generate(PROMPT, sla=sla, max_tokens=1, stream=False)
+            tasks = [asyncio.create_task(send(sdk, "b0", "batch", 480))]
+            await asyncio.sleep(0.2)  # b0 holds the only slot
+            tasks += [asyncio.create_task(send(sdk, f"b{i}", "batch", 100)) for i in (1, 2)]
+            await asyncio.sleep(0.1)  # b1 and b2 wait
             tasks += [asyncio.create_task(send(sdk, f"r{i}", "realtime", 8)) for i in (1, 2)]
             await asyncio.gather(*tasks)
-            alone = await sdk.generate(PROMPT, sla="batch", max_tokens=300, stream=False)
+            alone = await sdk.generate(PROMPT, sla="batch", max_tokens=480, stream=False)
             return alone.text
 
     uninterrupted = asyncio.run(run())
