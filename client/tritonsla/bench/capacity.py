@@ -121,6 +121,9 @@ class CapacityResult:
 
     `limiting` is the lowest failing probe above the capacity (None when every probe up to
     `max_rps` was low enough); `reason` says in words why the capacity is what it is.
+    `capacity_rps` is the Poisson rate the search set; `offered_capacity_rps` the rate the
+    capacity probe actually sent (one draw of a Poisson process over a short probe can be
+    tens of percent off its rate): the load that was shown to be served within the SLOs.
     """
 
     capacity_rps: float
@@ -129,6 +132,14 @@ class CapacityResult:
     limiting: Probe | None
     reason: str
     settings: CapacitySettings
+
+    @property
+    def offered_capacity_rps(self) -> float:
+        """Requests/s the capacity probe offered as drawn; 0 when no probe met the SLOs."""
+        probe = self.capacity_probe
+        if probe is None:
+            return 0.0
+        return probe.offered_rps if probe.offered_rps is not None else probe.rate
 
 
 ProbeFn = Callable[[float], Awaitable[Probe]]

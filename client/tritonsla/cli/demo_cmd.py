@@ -63,7 +63,7 @@ def parity_table(results: list[TopologyResult]) -> Table:
             f"{b.engine_instances} x {b.blas_threads_per_engine}",
             str(b.inflight_slots),
             f"{b.kv_tokens:,}",
-            f"[bold]{r.capacity.capacity_rps:.2f}[/bold]",
+            f"[bold]{r.slo_capacity_rps:.2f}[/bold]",
         )
     return table
 

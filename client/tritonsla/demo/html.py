@@ -66,13 +66,15 @@ def capacity_table(results: Sequence[TopologyResult]) -> str:
     rows = [
         [
             escape(r.name),
-            f"<b>{r.capacity.capacity_rps:.2f}</b>",
+            f"<b>{r.slo_capacity_rps:.2f}</b>",
+            f"{r.capacity.capacity_rps:g}",
             str(len(r.capacity.probes)),
             escape(r.capacity.reason),
         ]
         for r in results
     ]
-    return _table(("topology", "SLO capacity req/s", "probes", "why not higher"), rows)
+    head = ("topology", "SLO capacity req/s (offered)", "Poisson rate set", "probes")
+    return _table((*head, "why not higher"), rows)
 
 
 def _verdict(probe: Probe) -> str:

@@ -36,8 +36,8 @@ def _series(axis: Axes, result: TopologyResult, color: str, values: Sequence[flo
     met = [p.slo_met for p in probes]
     for rate, value, ok in zip(rates, values, met, strict=True):
         axis.plot(rate, value, "o", color=color, markerfacecolor=color if ok else "white")
-    if result.capacity.capacity_rps > 0:
-        axis.axvline(result.capacity.capacity_rps, color=color, linestyle="--", alpha=0.7)
+    if result.slo_capacity_rps > 0:
+        axis.axvline(result.slo_capacity_rps, color=color, linestyle="--", alpha=0.7)
 
 
 def plot_capacity(results: Sequence[TopologyResult], path: Path) -> Path:

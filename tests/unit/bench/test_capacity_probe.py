@@ -134,7 +134,8 @@ def test_console_shows_every_probe_and_the_capacity() -> None:
     console = Console(record=True, width=200)
     print_capacity(console, result)
     text = console.export_text()
-    assert f"capacity: {result.capacity_rps:g} req/s" in text
+    assert f"capacity: Poisson rate {result.capacity_rps:g} req/s" in text
+    assert f"{result.offered_capacity_rps:.2f} req/s offered as drawn" in text
     assert text.count("MET") == sum(p.slo_met for p in result.probes)
     line = probe_line(2, result.probes[1])
     assert line.startswith("probe 2: 8 req/s → offered 8.00, served 6.40 (80%)")

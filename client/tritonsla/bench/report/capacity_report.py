@@ -76,6 +76,7 @@ def capacity_to_json(result: CapacityResult) -> dict[str, Any]:
         "format": FORMAT,
         "tool": f"tritonsla {__version__}",
         "capacity_rps": result.capacity_rps,
+        "offered_capacity_rps": result.offered_capacity_rps,
         "capacity_probe": _index(result, result.capacity_probe),
         "limiting_probe": _index(result, result.limiting),
         "reason": result.reason,
@@ -163,5 +164,7 @@ def print_capacity(console: Console, result: CapacityResult) -> None:
     console.print(capacity_table(result))
     style = "bold green" if result.capacity_rps > 0 else "bold red"
     console.print(
-        f"[{style}]capacity: {result.capacity_rps:g} req/s[/] — {result.reason}", highlight=False
+        f"[{style}]capacity: Poisson rate {result.capacity_rps:g} req/s, "
+        f"{result.offered_capacity_rps:.2f} req/s offered as drawn[/] — {result.reason}",
+        highlight=False,
     )
