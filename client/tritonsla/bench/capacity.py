@@ -49,6 +49,7 @@ class CapacitySettings:
     served_fraction: float = 0.95
     drift_ratio: float = 1.5
     drift_floor_ms: float = 50.0
+    drift_slo_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         positive = ("start_rps", "min_rps", "max_rps", "tolerance", "probe_seconds", "drain_s")
@@ -65,6 +66,7 @@ class CapacitySettings:
             "warmup_requests": (self.warmup_requests >= 0, "must be >= 0"),
             "served_fraction": (0 < self.served_fraction <= 1, "must be in (0, 1]"),
             "drift_ratio": (self.drift_ratio >= 1, "must be >= 1"),
+            "drift_slo_fraction": (0 <= self.drift_slo_fraction < 1, "must be in [0, 1)"),
         }
         for name, (ok, problem) in checks.items():
             if not ok:

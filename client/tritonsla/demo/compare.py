@@ -79,7 +79,7 @@ def _limit(result: TopologyResult) -> str:
         )
     why = "; ".join(probe.reasons) or "it missed an SLO"
     offered = probe.offered_rps if probe.offered_rps is not None else probe.rate
-    return f"at {offered:.2f} req/s offered {why}"
+    return f"at {offered:.2f} req/s offered: {why}"
 
 
 def conclusion(results: Sequence[TopologyResult]) -> list[str]:

@@ -163,3 +163,12 @@ def test_nothing_measured_is_not_sustained() -> None:
     probe = judge(4.0, run_of([record(0, warmup=True)]), OBJECTIVES, SETTINGS, duration_s=1)
     assert not probe.slo_met and probe.offered_rps is None
     assert "too few measured requests" in probe.reasons[0]
+
+
+def test_drift_floor_is_the_larger_of_the_absolute_floor_and_a_share_of_the_slo():
+    from tritonsla.bench.saturation import drift_floor_ms
+
+    assert drift_floor_ms(Slo(e2e_ms=120_000), "e2e_ms", 50.0, 0.1) == 12_000
+    assert drift_floor_ms(Slo(ttft_ms=200), "ttft_ms", 50.0, 0.1) == 50.0
+    assert drift_floor_ms(Slo(ttft_ms=200), "e2e_ms", 50.0, 0.1) == 50.0  # no such threshold
+    assert drift_floor_ms(None, "e2e_ms", 50.0, 0.1) == 50.0

@@ -97,9 +97,12 @@ def test_conclusion_names_the_winner_ratio_and_each_limit():
     first, *rest = conclusion(results)
     assert "shared (shared title) meets every class's SLO at the highest load: 8.00" in first
     assert "1.33x the dedicated topology's 6.00" in first
-    assert rest[0].startswith("shared: SLO capacity 8.00 req/s; at 8.50 req/s offered realtime: TTFT")
+    assert rest[0].startswith(
+        "shared: SLO capacity 8.00 req/s; at 8.50 req/s offered: realtime: TTFT"
+    )
     assert "dedicated: SLO capacity 6.00 req/s (75% of shared)" in rest[1]
-    assert "single: SLO capacity 4.00 req/s (50% of shared); at 4.40 req/s offered served 80%" in rest[2]
+    assert "single: SLO capacity 4.00 req/s (50% of shared)" in rest[2]
+    assert "at 4.40 req/s offered: served 80%" in rest[2]
 
 
 def test_conclusion_calls_a_tie_and_reports_nothing_met():
@@ -107,7 +110,7 @@ def test_conclusion_calls_a_tie_and_reports_nothing_met():
     assert tie[0].startswith("a and b tie at the top")
     none = conclusion([_result("a", 0.0, 0.25, "realtime: TTFT p95 above SLO")])
     assert none[0] == "No topology met every SLO at any rate probed."
-    assert "a: SLO capacity 0.00 req/s; at 0.25 req/s offered realtime" in none[1]
+    assert "a: SLO capacity 0.00 req/s; at 0.25 req/s offered: realtime" in none[1]
 
 
 def test_workload_lines_follow_each_class_shape(tmp_path):
