@@ -40,6 +40,7 @@ def variant_deploy(folder: Path, profiles: list[str], overrides: dict | None = N
     the shipped ones (absolute paths, so it can live anywhere)."""
     data = yaml.safe_load(CPU_DEPLOY.read_text())
     data["profiles"] = profiles
+    data.pop("budget")  # a variant is not the compared budget
     data["profiles_dir"] = str(ROOT / "profiles")
     data["model"]["checkpoint"] = data["model"]["tokenizer"] = str(ROOT / "assets" / "tiny-gpt2")
     data["overrides"] = {

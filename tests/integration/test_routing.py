@@ -75,6 +75,7 @@ def realtime_only_deploy(folder: Path) -> Path:
     data = yaml.safe_load(CPU_DEPLOY.read_text())
     data["profiles"] = ["realtime"]
     data["overrides"] = {"realtime": data["overrides"]["realtime"]}
+    data.pop("budget")  # one class is not the three-class budget
     data["profiles_dir"] = str(ROOT / "profiles")
     for key in ("checkpoint", "tokenizer"):
         data["model"][key] = str((CPU_DEPLOY.parent / data["model"][key]).resolve())
