@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tritonsla.contract import model_name
-from tritonsla.profiles.loading import Deployment
+from tritonsla.errors import ConfigError
+from tritonsla.profiles.loading import Deployment, display_path
 from tritonsla.profiles.schema import Batching, Instances, Profile, Queue
 
 SHARED_ENGINE_MODEL = "tensorrt_llm"
@@ -76,11 +77,16 @@ def engine_priority_level(dep: Deployment, sla: str) -> int:
 def shared_engine_profile(dep: Deployment) -> Profile:
     """The shared engine's knobs: the first class's agreed engine fields, sized by shared_engine.
 
-    Requires `shared_engine` (the rules report its absence with a fix).
+    Raises ConfigError without `shared_engine` (the rules report that too, with the others).
     """
     shared = dep.deploy.shared_engine
     if shared is None:
-        raise ValueError("layout shared needs a shared_engine section")
+        raise ConfigError(
+            display_path(dep.deploy_file),
+            "shared_engine",
+            "layout shared needs the shared engine's size",
+            "add e.g. `shared_engine: {max_batch_size: 32}`",
+        )
     first = next(iter(dep.profiles.values()))
     levels = len(dep.profiles)
     engine = first.engine.model_copy(
