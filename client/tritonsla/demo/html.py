@@ -48,7 +48,6 @@ def parity_table(results: Sequence[TopologyResult]) -> str:
     rows = [
         [
             escape(r.name),
-            escape(r.parity.layout),
             str(r.parity.budget.cores),
             str(r.parity.budget.engine_instances),
             str(r.parity.budget.blas_threads_per_engine),
@@ -57,7 +56,7 @@ def parity_table(results: Sequence[TopologyResult]) -> str:
         ]
         for r in results
     ]
-    head = ("topology", "layout", "cores", "engine instances", "BLAS threads each")
+    head = ("topology", "cores", "engine instances", "BLAS threads each")
     return _table((*head, "in-flight slots", "KV tokens"), rows)
 
 
