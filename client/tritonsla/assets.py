@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tritonsla.cpu.checkpoint import write_default_checkpoint
-from tritonsla.folders import replace_folder
+from tritonsla.folders import check_replaceable, replace_folder
 from tritonsla.text.default_tokenizer import write_default_tokenizer
 
 STAMP = "tritonsla-assets.json"
+OWNER = "tritonsla assets"
+"""Marker owner: `assets` replaces only a folder it made (or a missing or empty one)."""
 DEFAULT_FOLDER = Path("assets/tiny-gpt2")
 
 
@@ -46,12 +48,18 @@ def is_current(folder: Path, model: DefaultModel) -> bool:
     return stamp.is_file() and json.loads(stamp.read_text()) == asdict(model)
 
 
-def write_default_model(folder: Path = DEFAULT_FOLDER, model: DefaultModel | None = None) -> bool:
-    """Create the default model in `folder` unless it is current; True when it was (re)made."""
+def write_default_model(
+    folder: Path = DEFAULT_FOLDER, model: DefaultModel | None = None, *, force: bool = False
+) -> bool:
+    """Create the default model in `folder` unless it is current; True when it was (re)made.
+
+    Replaces only a folder that is missing, empty or made by this function, unless `force`.
+    """
     model = model or DefaultModel()
     folder = folder.resolve()
     if is_current(folder, model):
         return False
+    check_replaceable(folder, OWNER, force=force)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -73,7 +81,7 @@ def write_default_model(folder: Path = DEFAULT_FOLDER, model: DefaultModel | Non
         (weights_dir / STAMP).write_text(json.dumps(asdict(model), indent=2) + "\n")
         for path in (weights_dir, *weights_dir.iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)
-        replace_folder(weights_dir, folder)
+        replace_folder(weights_dir, folder, owner=OWNER, force=force)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return True

@@ -41,7 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the exact commands and build nothing"
     )
-    parser.add_argument("--force", action="store_true", help="rebuild even up-to-date engines")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even up-to-date engines, and replace engine and --out-repo folders "
+        "that tritonsla did not write",
+    )
     parser.add_argument(
         "--examples-dir",
         type=Path,
@@ -78,7 +83,7 @@ def run_engines(args: argparse.Namespace, console: Console) -> int:
     outcomes = run_plans(dep, plans, tools, console, force=args.force)
     console.print(_outcomes_table(outcomes))
     if args.out_repo:
-        result = render(args.deploy, args.out_repo, sets=args.sets)
+        result = render(args.deploy, args.out_repo, sets=args.sets, force=args.force)
         models = sum(1 for path in result.plan if path.endswith("config.pbtxt"))
         console.print(f"Rendered {models} models against the engines into {args.out_repo}")
     return 0

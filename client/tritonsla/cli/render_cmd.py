@@ -8,8 +8,30 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from tritonsla.cli.options import DEFAULT_REPO, add_deployment_options
+from tritonsla.cli.options import DEFAULT_DEPLOY, DEFAULT_REPO, add_deployment_options
 from tritonsla.repo.pipeline import load_and_check, render
+
+CACHE_REPOS = Path(".cache/repos")
+"""Where deploy files other than the default one render unless told otherwise."""
+
+
+def default_repo(deploy_file: Path) -> Path:
+    """The repository folder of `deploy_file`: model_repo/ (committed) for the default deploy
+    file, .cache/repos/<file name without .yaml>/ for any other, so serving or rendering one
+    never rewrites another's repository."""
+    if deploy_file.resolve() == DEFAULT_DEPLOY.resolve():
+        return DEFAULT_REPO
+    return CACHE_REPOS / deploy_file.stem
+
+
+def add_force_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--force`: replace `what` even when it holds files tritonsla did not write."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"replace {what} even when it holds files tritonsla did not write there (or "
+        "another deploy file's repository)",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,10 +40,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "render",
         help="render the Triton model repository from a deploy file and its profiles",
         description="Render deploy + profiles into a Triton model repository. Writes atomically: "
-        "a failed render leaves the previous repository in place.",
+        "a failed render leaves the previous repository in place. Replaces only a folder that "
+        "is missing, empty or rendered from the same deploy file (marker .tritonsla-output), "
+        "unless --force.",
     )
     add_deployment_options(parser)
-    parser.add_argument("--out", type=Path, default=DEFAULT_REPO, help="output repository folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output repository folder (default: {DEFAULT_REPO} for {DEFAULT_DEPLOY}, "
+        f"{CACHE_REPOS}/<deploy file name> for other deploy files)",
+    )
+    add_force_option(parser, "the --out folder")
     parser.add_argument(
         "--check",
         action="store_true",
@@ -37,26 +68,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_render(args: argparse.Namespace, console: Console) -> int:
     """Handle `tritonsla render`; returns the exit status."""
+    out = args.out or default_repo(args.deploy)
     if args.show_values:
-        dep = load_and_check(args.deploy, args.out, args.sets)
+        dep = load_and_check(args.deploy, out, args.sets)
         values = {name: p.model_dump(mode="json") for name, p in dep.profiles.items()}
         console.print(yaml.safe_dump(values, sort_keys=False), end="", markup=False)
         return 0
-    result = render(args.deploy, args.out, sets=args.sets, check=args.check)
+    result = render(args.deploy, out, sets=args.sets, check=args.check, force=args.force)
     models = sum(1 for path in result.plan if path.endswith("config.pbtxt"))
     if args.check:
         if result.diff:
             console.print("".join(result.diff), end="", markup=False, highlight=False)
             console.print(
-                f"[red]{args.out} is stale[/red]: run `tritonsla render --deploy {args.deploy} "
-                f"--out {args.out}` and commit the result."
+                f"[red]{out} is stale[/red]: run `tritonsla render --deploy {args.deploy} "
+                f"--out {out}` and commit the result."
             )
             return 1
-        console.print(f"{args.out} is up to date ({models} models).")
+        console.print(f"{out} is up to date ({models} models).")
         return 0
     endpoints = ", ".join(result.deployment.profiles)
     console.print(
         f"Rendered {models} models for {endpoints} "
-        f"({result.deployment.deploy.engine_kind}) into {args.out}"
+        f"({result.deployment.deploy.engine_kind}) into {out}"
     )
     return 0

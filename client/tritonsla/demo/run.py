@@ -46,7 +46,7 @@ from tritonsla.demo.html import objective_text, summary_page
 from tritonsla.demo.plots import plot_capacity, plot_class_latency
 from tritonsla.demo.workload import DEMO_MIX, DEMO_SHAPES, workload_lines, write_workload
 from tritonsla.errors import ConfigError
-from tritonsla.folders import replace_folder
+from tritonsla.folders import check_replaceable, replace_folder
 from tritonsla.profiles.loading import load_deployment, read_yaml_mapping
 from tritonsla.repo.pipeline import render
 from tritonsla.server import ServerOptions, TritonServer, free_ports, startup_spinner
@@ -89,6 +89,10 @@ A probe stops early only past 15 s of offered load in flight: the demo's batch j
 when the server keeps up, so the default 5 s stopped sustainable probes."""
 
 
+OWNER = "tritonsla demo"
+"""Marker owner: the demo replaces only a report folder it wrote (or a missing or empty one)."""
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     """What the demo runs; the defaults take about eight minutes on two cores."""
@@ -102,6 +106,8 @@ class DemoOptions:
     seed: int = 0
     allow_unequal_compute: bool = False
     timeout_s: float = 60.0
+    force: bool = False
+    """Replace `out` even when it is not an earlier demo report."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     if options.model is not None and options.model.resolve() == DEMO_FOLDER.resolve():
         write_default_model(DEMO_FOLDER, DEMO_MODEL)
     out = options.out.resolve()
+    check_replaceable(out, OWNER, force=options.force)  # before minutes of measuring
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.running-", dir=out.parent))
     try:
@@ -242,7 +249,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     except BaseException:
         console.print(f"[red]demo failed[/red]; its partial output is in {staging}")
         raise
-    replace_folder(staging, out)
+    replace_folder(staging, out, owner=OWNER, force=options.force)
     return DemoResult(out, results, lines)
 
 

@@ -1,7 +1,8 @@
 """Staging folders: a build writes a hidden folder that replaces the real one only when complete.
 
 engines/.<profile>.building-<key> becomes engines/<profile> by rename (same file system, so the
-switch is atomic per folder); the previous folder is moved aside first and deleted after.
+switch is atomic per folder) through `tritonsla.folders.replace_folder`: only a folder that is
+missing, empty or marked as an earlier build's output is replaced, unless forced.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from tritonsla.folders import replace_folder
+
+OWNER = "tritonsla engines"
+"""Marker owner of the engine and converted-checkpoint folders under engines_dir."""
 
 
 def discard(folder: Path) -> None:
@@ -29,14 +35,10 @@ def fresh(staging: Path) -> None:
     staging.parent.mkdir(parents=True, exist_ok=True)
 
 
-def install(staging: Path, final: Path) -> None:
-    """Move the complete `staging` folder to `final`, replacing a previous `final`."""
-    old = final.with_name(f".{final.name}.old")
-    discard(old)
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    discard(old)
+def install(staging: Path, final: Path, *, force: bool = False) -> None:
+    """Move the complete `staging` folder to `final`, replacing a previous build's `final`
+    (any folder with `force`)."""
+    replace_folder(staging, final, owner=OWNER, force=force)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -21,7 +21,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from tritonsla.engines.folders import discard, fresh, install
+from tritonsla.engines.folders import OWNER, discard, fresh, install
 from tritonsla.engines.manifest import (
     checkpoint_manifest,
     engine_manifest,
@@ -33,6 +33,7 @@ from tritonsla.engines.plan import engines_dir
 from tritonsla.engines.steps import EnginePlan, Step, Toolchain
 from tritonsla.engines.tools import require_tools
 from tritonsla.errors import ConfigErrors, EngineBuildError
+from tritonsla.folders import check_replaceable
 from tritonsla.profiles.loading import Deployment
 from tritonsla.repo.engine_config import check_engine_config
 
@@ -88,6 +89,7 @@ class _Builder:
         expected = engine_manifest(plan, self.model, self.version)
         if not self.force and is_current(plan.folder, expected):
             return Outcome(plan.profile, "up to date", str(plan.folder))
+        check_replaceable(plan.folder, OWNER, force=self.force)  # before hours of building
         log_path = engines_dir(self.dep) / LOGS / f"{plan.profile}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -106,10 +108,11 @@ class _Builder:
             return
         expected = checkpoint_manifest(checkpoint, self.model, self.version)
         if self.force or not is_current(checkpoint.folder, expected):
+            check_replaceable(checkpoint.folder, OWNER, force=self.force)
 
             def finish(staging: Path) -> None:
                 write_manifest(staging, expected)
-                install(staging, checkpoint.folder)
+                install(staging, checkpoint.folder, force=self.force)
 
             run.staged(checkpoint.step, finish)
         self.ready.add(checkpoint.folder)
@@ -120,7 +123,7 @@ class _Builder:
         if problems:
             raise ConfigErrors(problems)
         write_manifest(staging, expected)
-        install(staging, plan.folder)
+        install(staging, plan.folder, force=self.force)
 
 
 class _StepRunner:
@@ -190,6 +193,6 @@ def run_plans(
     force: bool = False,
 ) -> list[Outcome]:
     """Build every plan in order (up-to-date ones are skipped unless `force`); stop at the
-    first failure."""
+    first failure. Only folders an earlier build made are replaced, any folder with `force`."""
     builder = _Builder(dep, require_tools(plans, tools), console, force)
     return [builder.run(plan) for plan in plans]

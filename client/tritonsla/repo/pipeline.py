@@ -1,4 +1,8 @@
-"""The render pipeline: load -> validate -> plan -> validate configs -> write or diff."""
+"""The render pipeline: load -> validate -> plan -> validate configs -> write or diff.
+
+A rendered repository carries the marker of its deploy file (`tritonsla render <deploy>`), so a
+render replaces only a repository rendered from the same deploy file, unless forced.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tritonsla.errors import ConfigError, ConfigErrors
+from tritonsla.folders import MARKER, marker_bytes
 from tritonsla.profiles.loading import Deployment, display_path, load_deployment
 from tritonsla.profiles.rules import check_deployment
 from tritonsla.repo.context import portable_path
@@ -18,6 +23,11 @@ from tritonsla.repo.render import (
     validate_plan,
     write_repository,
 )
+
+
+def render_owner(source: str) -> str:
+    """Marker owner of a repository rendered from the deploy file `source`."""
+    return f"tritonsla render {source}"
 
 
 @dataclass(frozen=True)
@@ -67,14 +77,21 @@ def render(
     *,
     sets: list[str] | None = None,
     check: bool = False,
+    force: bool = False,
     templates: Path = TEMPLATES_DIR,
 ) -> RenderResult:
-    """Render `deploy_file` into `out` (or, with `check`, only diff against it)."""
+    """Render `deploy_file` into `out` (or, with `check`, only diff against it).
+
+    `out` is replaced only when missing, empty or rendered from the same deploy file, unless
+    `force`.
+    """
     dep = load_and_check(deploy_file, out, sets)
     source = portable_path(deploy_file.resolve(), out.resolve().parent)
     plan = plan_repository(dep, out, source, templates)
     validate_plan(plan)
+    owner = render_owner(source)
+    plan[MARKER] = marker_bytes(owner)
     if check:
         return RenderResult(dep, out, plan, diff_repository(plan, out))
-    write_repository(plan, out)
+    write_repository(plan, out, owner=owner, force=force)
     return RenderResult(dep, out, plan, [])

@@ -21,7 +21,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonsla import contract
 from tritonsla.errors import RenderError
-from tritonsla.folders import replace_folder
+from tritonsla.folders import check_replaceable, replace_folder
 from tritonsla.profiles.loading import Deployment
 from tritonsla.profiles.topology import engine_models
 from tritonsla.repo.context import endpoint_context, engine_context
@@ -163,9 +163,13 @@ def _safe_target(out: Path, relative: str) -> Path:
     return target
 
 
-def write_repository(plan: Plan, out: Path) -> None:
-    """Replace `out` with exactly the planned files, atomically: build beside it, then rename."""
+def write_repository(plan: Plan, out: Path, *, owner: str, force: bool = False) -> None:
+    """Replace `out` with exactly the planned files, atomically: build beside it, then rename.
+
+    Only a folder that is missing, empty or marked by `owner` is replaced (any with `force`).
+    """
     out = out.resolve()
+    check_replaceable(out, owner, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.rendering-", dir=out.parent))
     try:
@@ -173,7 +177,7 @@ def write_repository(plan: Plan, out: Path) -> None:
             target = _safe_target(staging, relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        replace_folder(staging, out)
+        replace_folder(staging, out, owner=owner, force=force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -15,6 +15,7 @@ from tritonsla.engines.manifest import (
     write_manifest,
 )
 from tritonsla.errors import EngineBuildError
+from tritonsla.folders import FolderError
 
 
 @pytest.fixture
@@ -83,13 +84,28 @@ def test_current_needs_config_and_an_equal_manifest(tmp_path):
     assert not is_current(folder, expected)
 
 
-def test_install_replaces_the_old_folder_only_with_a_complete_one(tmp_path):
-    final = tmp_path / "batch"
-    final.mkdir()
-    (final / "config.json").write_text("old")
+def _staging(tmp_path, text: str):
     staging = tmp_path / ".batch.building-1234"
     staging.mkdir()
-    (staging / "config.json").write_text("new")
-    install(staging, final)
+    (staging / "config.json").write_text(text)
+    return staging
+
+
+def test_install_replaces_the_old_folder_only_with_a_complete_one(tmp_path):
+    final = tmp_path / "batch"
+    install(_staging(tmp_path, "old"), final)
+    install(_staging(tmp_path, "new"), final)
     assert (final / "config.json").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch"]
+
+
+def test_install_refuses_a_folder_it_did_not_build_unless_forced(tmp_path):
+    final = tmp_path / "batch"
+    final.mkdir()
+    (final / "rank0.engine").write_text("hand-built")
+    staging = _staging(tmp_path, "new")
+    with pytest.raises(FolderError, match=rf"refusing to replace {final}: .*--force"):
+        install(staging, final)
+    assert (final / "rank0.engine").read_text() == "hand-built"
+    install(staging, final, force=True)
+    assert (final / "config.json").read_text() == "new"
