@@ -1,9 +1,11 @@
 """`tritonsla serve | stop | status`: run tritonserver on a deployment's rendered repository.
 
-`serve` renders the deployment into the repository when it is stale (render is cheap and
-atomic), starts the right tritonserver (on PATH, else the bundled one) detached on the chosen
-ports, waits for readiness and prints the endpoints. `--foreground` keeps it attached until
-Ctrl-C instead. `stop` stops it with no orphan processes; `status` reports it.
+`serve` renders the deployment into its own repository folder when it is stale (render is cheap
+and atomic; see `render_cmd.default_repo`), starts the right tritonserver (on PATH, else the
+bundled one) detached on the chosen ports, waits for readiness and prints the endpoints.
+`--foreground` keeps it attached until Ctrl-C or SIGTERM instead, and exits with the server's
+status (128 + signal number after a signal) when tritonserver dies on its own. `stop` stops it
+with no orphan processes; `status` reports it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonsla import contract
-from tritonsla.cli.options import DEFAULT_REPO, add_deployment_options
+from tritonsla.cli.options import add_deployment_options
+from tritonsla.cli.render_cmd import add_force_option, default_repo
 from tritonsla.profiles.loading import Deployment
 from tritonsla.repo.pipeline import render
 from tritonsla.server import (
@@ -31,7 +34,13 @@ from tritonsla.server import (
     startup_spinner,
     stop_detached,
 )
+from tritonsla.server.command import ADMIN_KEY_HEADER, exposure_warning
 from tritonsla.server.locations import default_run_dir
+from tritonsla.server.startup import failure_report
+from tritonsla.server.state import write_private
+
+POLL_SECONDS = 0.5
+"""How often `serve --foreground` checks that tritonserver still runs."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +49,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "serve", help="start tritonserver on the deployment's repository (127.0.0.1 by default)"
     )
     add_deployment_options(serve)
-    serve.add_argument("--repo", type=Path, default=DEFAULT_REPO, help="model repository folder")
+    serve.add_argument(
+        "--repo",
+        type=Path,
+        default=None,
+        help="model repository folder (default: model_repo for deploy/cpu.yaml, "
+        ".cache/repos/<deploy file name> for other deploy files)",
+    )
+    add_force_option(serve, "the --repo folder")
     serve.add_argument("--host", help="listen address (default: deploy server.host)")
     serve.add_argument("--http-port", type=int, help="default: deploy server.http_port")
     serve.add_argument("--grpc-port", type=int, help="default: deploy server.grpc_port")
@@ -48,10 +64,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--open-model-control",
         action="store_true",
-        help="leave the model-repository API unrestricted (default: key needed)",
+        help="leave the model-repository API unrestricted (default: key needed; beyond "
+        "loopback the model-config, shared-memory, trace and logging APIs need it too)",
     )
     serve.add_argument(
-        "--foreground", action="store_true", help="stay attached; Ctrl-C stops the server"
+        "--foreground",
+        action="store_true",
+        help="stay attached; Ctrl-C stops the server; exit with the server's status if it dies",
     )
     serve.add_argument("--startup-timeout", type=float, default=300.0, help="seconds")
     serve.add_argument("--run-dir", type=Path, default=None, help="where state and log live")
@@ -77,7 +96,10 @@ def server_options(dep: Deployment, repo: Path, args: argparse.Namespace) -> Ser
         metrics_port=server.metrics_port if args.metrics_port is None else args.metrics_port,
     )
     if args.open_model_control:
-        options = dataclasses.replace(options, admin_key=None)
+        kept = tuple(api for api in options.restricted if api != "model-repository")
+        options = dataclasses.replace(
+            options, restricted_apis=kept, admin_key=options.admin_key if kept else None
+        )
     return options
 
 
@@ -110,16 +132,21 @@ def print_endpoints(console: Console, endpoints: Endpoints, dep: Deployment) -> 
 
 def run_serve(args: argparse.Namespace, console: Console) -> int:
     """Handle `tritonsla serve`."""
-    result = render(args.deploy, args.repo, sets=args.sets, check=True)
+    repo = args.repo or default_repo(args.deploy)
+    result = render(args.deploy, repo, sets=args.sets, check=True)
     if result.diff:
-        render(args.deploy, args.repo, sets=args.sets)
-        console.print(f"re-rendered {args.repo} (it was stale)")
+        render(args.deploy, repo, sets=args.sets, force=args.force)
+        console.print(f"rendered {args.deploy} into {repo} (it was missing or stale)")
     dep = result.deployment
-    options = server_options(dep, args.repo, args)
+    options = server_options(dep, repo, args)
+    warning = exposure_warning(options)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     blas = dep.deploy.hardware.blas_threads_per_engine
-    with startup_spinner(f"starting tritonserver on {args.repo}", console) as hook:
+    run_dir = args.run_dir or default_run_dir()
+    with startup_spinner(f"starting tritonserver on {repo}", console) as hook:
         if args.foreground:
-            log_file = (args.run_dir or default_run_dir()) / "tritonserver-foreground.log"
+            log_file = run_dir / "tritonserver-foreground.log"
             server = TritonServer(
                 options,
                 log_file=log_file,
@@ -132,26 +159,68 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
         else:
             state = start_detached(
                 options,
-                run_dir=args.run_dir,
+                run_dir=run_dir,
                 parallelism=parallelism(dep),
                 blas_threads=blas,
                 startup_timeout=args.startup_timeout,
                 on_progress=hook,
             )
     print_endpoints(console, options.endpoints, dep)
+    console.print(f"repository: {repo}", highlight=False)
     if not args.foreground:
+        if options.restricted:
+            console.print(key_line(options, f"`admin_key` in {run_dir / 'server.json'}"))
         console.print(f"log: {state.log_file}; stop with `tritonsla stop`")
         return 0
-    console.print(f"log: {log_file}; Ctrl-C stops the server")
+    return run_foreground(server, run_dir, console)
+
+
+def key_line(options: ServerOptions, where: str) -> str:
+    """Where the key of the restricted API groups is, and which groups need it."""
+    return (
+        f"key of the restricted APIs ({', '.join(options.restricted)}): {where}, "
+        f"sent as header `{ADMIN_KEY_HEADER}`"
+    )
+
+
+def run_foreground(server: TritonServer, run_dir: Path, console: Console) -> int:
+    """Stay attached until Ctrl-C or SIGTERM (exit 0) or until tritonserver dies on its own:
+    then print the tail of its log and exit with its status (128 + signal after a signal)."""
+    key_file = run_dir / "tritonserver-foreground.key"
+    if server.options.restricted:
+        write_private(key_file, f"{server.admin_key}\n")
+        console.print(key_line(server.options, f"in {key_file}"), highlight=False)
+    console.print(f"log: {server.log_file}; Ctrl-C stops the server")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    code = None
     try:
-        stopped.wait()
+        while code is None and not stopped.is_set():
+            code = server.wait(POLL_SECONDS)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
-    return 0
+        key_file.unlink(missing_ok=True)
+    if code is None:
+        return 0
+    cause = f" (signal {-code}, {signal.strsignal(-code)})" if code < 0 else ""
+    console.print(
+        f"tritonserver exited with code {code}{cause} while serving. "
+        f"{failure_report(server.log_file)}",
+        markup=False,
+        highlight=False,
+    )
+    return exit_status(code)
+
+
+def exit_status(code: int) -> int:
+    """The status `serve --foreground` exits with after tritonserver exited with `code`: the
+    same code, 128 + signal number after a signal (as a shell reports it), 1 after a clean exit
+    nobody asked for."""
+    if code < 0:
+        return 128 - code
+    return code or 1
 
 
 def run_stop(args: argparse.Namespace, console: Console) -> int:

@@ -8,6 +8,7 @@ captures the server's console (tritonserver logs to stderr), Python models' prin
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +20,34 @@ from tritonsla.server.ports import Endpoints
 ModelControlMode = Literal["none", "explicit"]
 
 ADMIN_KEY_HEADER = "tritonsla-admin-key"
-"""HTTP header that unlocks the restricted model-repository API."""
+"""HTTP header that unlocks the restricted API groups."""
 
 GRPC_ADMIN_KEY_HEADER = f"triton-grpc-protocol-{ADMIN_KEY_HEADER}"
 """gRPC metadata key for the same: tritonserver prefixes restricted gRPC keys this way."""
 
-RESTRICTED_API = "model-repository"
-"""Triton's name for the load / unload / index API group, restricted by default."""
+TRITON_APIS = (
+    "health",
+    "metadata",
+    "inference",
+    "shared-memory",
+    "model-config",
+    "model-repository",
+    "statistics",
+    "trace",
+    "logging",
+)
+"""API groups tritonserver 2.51 can restrict (--http-restricted-api, --grpc-restricted-protocol)."""
+
+LOOPBACK_RESTRICTED = ("model-repository",)
+"""Restricted on a loopback bind: loading and unloading models (only local users reach it)."""
+
+EXPOSED_RESTRICTED = ("model-repository", "model-config", "shared-memory", "trace", "logging")
+"""Restricted on a bind beyond loopback: every group that lets a remote caller change the server
+(models, shared-memory regions, trace files, log settings) or read its configuration."""
 
 
 def new_admin_key() -> str:
-    """A random key for the restricted model-repository API."""
+    """A random key for the restricted API groups."""
     return secrets.token_urlsafe(24)
 
 
@@ -37,9 +55,11 @@ def new_admin_key() -> str:
 class ServerOptions:
     """What one tritonserver serves and how; maps 1:1 onto tritonserver flags.
 
-    `admin_key` restricts the model-repository API (load, unload, index) to requests carrying
-    the header `ADMIN_KEY_HEADER: <admin_key>`; a random key is made by default, `None` leaves
-    the API open.
+    `admin_key` restricts the API groups `restricted_apis` to requests carrying the header
+    `ADMIN_KEY_HEADER: <admin_key>`; a random key is made by default, `None` leaves every group
+    open. `restricted_apis` None restricts by bind address: `LOOPBACK_RESTRICTED` on loopback,
+    `EXPOSED_RESTRICTED` beyond it. tritonserver takes the key on its command line, which other
+    local users can read (`ps`).
     """
 
     model_repository: Path
@@ -54,6 +74,7 @@ class ServerOptions:
     strict_readiness: bool = True
     disable_auto_complete_config: bool = False
     log_verbose: int | None = None
+    restricted_apis: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.model_control_mode not in ("none", "explicit"):
@@ -69,6 +90,35 @@ class ServerOptions:
             raise ServerError("`load_models`: '*' loads every model and must be the only entry")
         if self.log_verbose is not None and self.log_verbose < 0:
             raise ServerError(f"`log_verbose` is {self.log_verbose}; allowed: 0 or more")
+        unknown = sorted(set(self.restricted_apis or ()) - set(TRITON_APIS))
+        if unknown:
+            raise ServerError(
+                f"`restricted_apis` names {', '.join(unknown)}; allowed: {', '.join(TRITON_APIS)}"
+            )
+
+    @property
+    def loopback(self) -> bool:
+        """True when the server listens on a loopback address only."""
+        if self.address == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.address).is_loopback
+        except ValueError:  # a host name: assume it is reachable from elsewhere
+            return False
+
+    @property
+    def restricted(self) -> tuple[str, ...]:
+        """The API groups that need the key (none without a key)."""
+        if self.admin_key is None:
+            return ()
+        if self.restricted_apis is not None:
+            return self.restricted_apis
+        return LOOPBACK_RESTRICTED if self.loopback else EXPOSED_RESTRICTED
+
+    @property
+    def open_apis(self) -> tuple[str, ...]:
+        """The API groups anyone who reaches the HTTP or gRPC port can use."""
+        return tuple(api for api in TRITON_APIS if api not in self.restricted)
 
     @property
     def endpoints(self) -> Endpoints:
@@ -129,8 +179,8 @@ def _serving_flags(options: ServerOptions) -> list[str]:
         _flag("model-control-mode", options.model_control_mode),
     ]
     argv += [_flag("load-model", name) for name in options.load_models]
-    if options.admin_key is not None:
-        restriction = f"{RESTRICTED_API}:{ADMIN_KEY_HEADER}={options.admin_key}"
+    if options.restricted:
+        restriction = f"{','.join(options.restricted)}:{ADMIN_KEY_HEADER}={options.admin_key}"
         argv += [
             _flag("http-restricted-api", restriction),
             _flag("grpc-restricted-protocol", restriction),
@@ -207,7 +257,21 @@ def server_argv(
 
 
 def restricted_headers(admin_key: str | None, *, grpc: bool = False) -> dict[str, str]:
-    """Headers (HTTP, or gRPC metadata) that unlock the restricted model-repository API."""
+    """Headers (HTTP, or gRPC metadata) that unlock the restricted API groups."""
     if admin_key is None:
         return {}
     return {GRPC_ADMIN_KEY_HEADER if grpc else ADMIN_KEY_HEADER: admin_key}
+
+
+def exposure_warning(options: ServerOptions) -> str | None:
+    """What stays open to the network when the server binds beyond loopback; None on loopback."""
+    if options.loopback:
+        return None
+    restricted = ", ".join(options.restricted) or "nothing"
+    return (
+        f"tritonserver listens on {options.address}, beyond loopback. Open to anyone who reaches "
+        f"the HTTP or gRPC port: {', '.join(options.open_apis)}; the metrics port is open too. "
+        f"Restricted to holders of the key (header `{ADMIN_KEY_HEADER}`): {restricted}. "
+        "tritonserver takes the key on its command line, which other users of this machine can "
+        "read (ps); put the server behind an authenticating proxy or firewall for real use"
+    )

@@ -84,7 +84,7 @@ class TritonServer:
 
     @property
     def admin_key(self) -> str | None:
-        """Key of the restricted model-repository API (header `ADMIN_KEY_HEADER`)."""
+        """Key of the restricted API groups (header `ADMIN_KEY_HEADER`)."""
         return self.options.admin_key
 
     @property
@@ -116,6 +116,16 @@ class TritonServer:
             self.stop()
             raise
         return self
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait up to `timeout` seconds for the server to exit; its exit code (`-signum` after
+        a signal), None while it runs."""
+        if self._process is None:
+            raise ServerError("this server is not running; start it first")
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self, *, interrupt_timeout: float = 30.0) -> None:
         """Stop the server and everything in its process group; no-op when not running."""

@@ -2,7 +2,7 @@
 
 A detached server outlives the command that started it. What is needed to find, query and stop
 it later is kept in `<run dir>/server.json` (written atomically, mode 0600: it holds the key of
-the restricted model-repository API); its log is `<run dir>/tritonserver.log`. State whose
+the restricted API groups); its log is `<run dir>/tritonserver.log`. State whose
 process is gone (or whose pid now belongs to another process) is stale and removed.
 """
 
@@ -112,12 +112,18 @@ def state_path(run_dir: Path) -> Path:
 
 
 def write_state(path: Path, state: ServerState) -> None:
-    """Write `state` to `path` atomically (temporary file in the same folder, then rename)."""
+    """Write `state` to `path` atomically, readable by this user only."""
+    write_private(path, json.dumps(state.to_json(), indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (temporary file in the same folder, then rename), with
+    mode 0600: the file may hold the key of the restricted APIs."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(handle, "w") as file:
-            json.dump(state.to_json(), file, indent=2)
+            file.write(text)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
