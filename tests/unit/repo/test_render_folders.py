@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
 
+from tritonsla.cli import serve_cmd
 from tritonsla.cli.main import run
 from tritonsla.folders import MARKER, FolderError
 from tritonsla.repo.pipeline import render
@@ -63,3 +65,20 @@ def test_each_deploy_file_renders_into_its_own_folder(project, monkeypatch) -> N
 def test_committed_repository_is_marked_as_rendered_from_deploy_cpu() -> None:
     marker = ROOT / "model_repo" / MARKER
     assert marker.read_text() == "tritonsla render deploy/cpu.yaml\n"
+
+
+def test_serving_another_deploy_file_leaves_model_repo_alone(project, monkeypatch) -> None:
+    monkeypatch.chdir(project.root)
+    _cli("render")
+    before = {p: p.read_bytes() for p in project.out.rglob("*") if p.is_file()}
+    started = []
+
+    def start_detached(options, **_):
+        started.append(options.model_repository)
+        return SimpleNamespace(log_file=project.root / "tritonserver.log")
+
+    monkeypatch.setattr(serve_cmd, "start_detached", start_detached)
+    printed = _cli("serve", "--deploy", "deploy/cpu-single.yaml", "--run-dir", "run")
+    assert started == [(project.root / ".cache/repos/cpu-single").resolve()]
+    assert "repository: .cache/repos/cpu-single" in printed
+    assert {p: p.read_bytes() for p in project.out.rglob("*") if p.is_file()} == before
