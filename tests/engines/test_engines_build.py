@@ -9,6 +9,7 @@ import pytest
 from standin_tool import parse
 
 from tritonsla.errors import ConfigErrors, EngineBuildError
+from tritonsla.folders import FolderError
 
 PROFILES = ("realtime", "interactive", "batch")
 
@@ -119,6 +120,20 @@ def test_failing_build_stops_names_profile_and_step_and_keeps_old_engine(box, mo
     assert (box.engines / "batch" / "config.json").read_text() == old_config
     assert box.manifest("batch") == old_manifest
     assert box.hidden() == []
+
+
+def test_engine_folder_it_did_not_build_is_refused_before_building(box):
+    hand_built = box.engines / "batch" / "notes.txt"
+    hand_built.parent.mkdir(parents=True)
+    hand_built.write_text("built by hand")
+    with pytest.raises(
+        FolderError, match=rf"refusing to replace {box.engines / 'batch'}: .*--force"
+    ):
+        box.run("--profile", "batch")
+    assert hand_built.read_text() == "built by hand"
+    assert box.calls("trtllm-build") == []
+    box.run("--profile", "batch", "--force")
+    assert not hand_built.exists() and box.manifest("batch")
 
 
 def test_staging_left_by_a_crashed_run_is_cleared(box):
