@@ -15,11 +15,11 @@ CACHE_REPOS = Path(".cache/repos")
 """Where deploy files other than the default one render unless told otherwise."""
 
 
-def default_repo(deploy_file: Path) -> Path:
+def default_repo(deploy_file: Path, sets: list[str]) -> Path:
     """The repository folder of `deploy_file`: model_repo/ (committed) for the default deploy
-    file, .cache/repos/<file name without .yaml>/ for any other, so serving or rendering one
-    never rewrites another's repository."""
-    if deploy_file.resolve() == DEFAULT_DEPLOY.resolve():
+    file as it is, .cache/repos/<file name without .yaml>/ for any other or with `--set` values,
+    so serving or rendering one never rewrites the committed repository."""
+    if deploy_file.resolve() == DEFAULT_DEPLOY.resolve() and not sets:
         return DEFAULT_REPO
     return CACHE_REPOS / deploy_file.stem
 
@@ -49,8 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help=f"output repository folder (default: {DEFAULT_REPO} for {DEFAULT_DEPLOY}, "
-        f"{CACHE_REPOS}/<deploy file name> for other deploy files)",
+        help=f"output repository folder (default: {DEFAULT_REPO} for {DEFAULT_DEPLOY} without "
+        f"--set, else {CACHE_REPOS}/<deploy file name>)",
     )
     add_force_option(parser, "the --out folder")
     parser.add_argument(
@@ -68,7 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_render(args: argparse.Namespace, console: Console) -> int:
     """Handle `tritonsla render`; returns the exit status."""
-    out = args.out or default_repo(args.deploy)
+    out = args.out or default_repo(args.deploy, args.sets)
     if args.show_values:
         dep = load_and_check(args.deploy, out, args.sets)
         values = {name: p.model_dump(mode="json") for name, p in dep.profiles.items()}

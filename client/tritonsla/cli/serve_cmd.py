@@ -53,8 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--repo",
         type=Path,
         default=None,
-        help="model repository folder (default: model_repo for deploy/cpu.yaml, "
-        ".cache/repos/<deploy file name> for other deploy files)",
+        help="model repository folder (default: model_repo for deploy/cpu.yaml without --set, "
+        "else .cache/repos/<deploy file name>)",
     )
     add_force_option(serve, "the --repo folder")
     serve.add_argument("--host", help="listen address (default: deploy server.host)")
@@ -132,7 +132,7 @@ def print_endpoints(console: Console, endpoints: Endpoints, dep: Deployment) -> 
 
 def run_serve(args: argparse.Namespace, console: Console) -> int:
     """Handle `tritonsla serve`."""
-    repo = args.repo or default_repo(args.deploy)
+    repo = args.repo or default_repo(args.deploy, args.sets)
     result = render(args.deploy, repo, sets=args.sets, check=True)
     if result.diff:
         render(args.deploy, repo, sets=args.sets, force=args.force)

@@ -60,6 +60,9 @@ def test_each_deploy_file_renders_into_its_own_folder(project, monkeypatch) -> N
     assert (project.out / "realtime_ensemble").is_dir()
     assert not (project.out / "general_ensemble").exists()
     assert "model_repo is up to date" in _cli("render", "--check")
+    changed = _cli("render", "--set", "batch.batching.max_queue_delay_us=20000")
+    assert "into .cache/repos/cpu" in changed
+    assert "model_repo is up to date" in _cli("render", "--check")
 
 
 def test_committed_repository_is_marked_as_rendered_from_deploy_cpu() -> None:
