@@ -52,13 +52,13 @@ def children(pid: int) -> list[int]:
 
 
 def wait_for_server(serve: subprocess.Popen[bytes], http_url: str, output: Path) -> int:
-    """The pid of the tritonserver `serve` started, once it is ready."""
+    """The pid of the tritonserver `serve` started, once it is ready and `serve` says so."""
     deadline = time.monotonic() + STARTUP_BOUND_S
     while time.monotonic() < deadline:
         if serve.poll() is not None:
             pytest.fail(f"serve exited with {serve.returncode}:\n{output.read_text()}")
         pids = children(serve.pid)
-        if pids and is_ready(http_url):
+        if pids and is_ready(http_url) and "Ctrl-C stops the server" in output.read_text():
             return pids[0]
         time.sleep(0.2)
     pytest.fail(f"no ready server after {STARTUP_BOUND_S:.0f} s:\n{output.read_text()}")
