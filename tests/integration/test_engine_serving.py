@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import tritonclient.grpc as grpcclient
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import variant_deploy
 from tests.integration.grpc_helpers import generate, text_inputs
@@ -20,10 +21,23 @@ PROMPT = "Twelve little words make a prompt that is long enough to fill a few ca
 
 
 def engine_gauges(metrics_url: str, model: str) -> dict[str, float]:
-    """The tritonsla_engine_* gauges of `model` from Triton's metrics endpoint."""
+    """The tritonsla_engine_* series of `model` from Triton's metrics endpoint."""
     text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
     pattern = re.compile(rf'^(tritonsla_engine_\w+)\{{model="{model}",[^}}]*\}} (\S+)$', re.M)
     return {name: float(value) for name, value in pattern.findall(text)}
+
+
+def trt_llm_metrics(metrics_url: str, model: str) -> dict[str, float]:
+    """TensorRT-LLM's request and KV-block series of `model`, by their type label's value."""
+    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    found = {}
+    for family in text_string_to_metric_families(text):
+        if family.name.startswith("nv_trt_llm_"):
+            for sample in family.samples:
+                if sample.labels.get("model") == model:
+                    kind = sample.labels.get("request_type") or sample.labels["kv_cache_block_type"]
+                    found[f"{family.name}.{kind}"] = sample.value
+    return found
 
 
 def wait_for(predicate, timeout_s: float = 30.0) -> bool:
@@ -56,6 +70,20 @@ def test_kv_exhaustion_queues_instead_of_failing(serve, tmp_path):
     gauges = engine_gauges(served.endpoints.metrics_url, "batch_tensorrt_llm")
     assert gauges["tritonsla_engine_kv_blocks_free"] == 8
     assert gauges["tritonsla_engine_active_requests"] == 0
+    trt_llm = trt_llm_metrics(served.endpoints.metrics_url, "batch_tensorrt_llm")
+    assert trt_llm == {
+        "nv_trt_llm_request_metrics.active": 0,
+        "nv_trt_llm_request_metrics.scheduled": 0,
+        "nv_trt_llm_request_metrics.waiting": 0,
+        "nv_trt_llm_request_metrics.max": served.deployment.profiles[
+            "batch"
+        ].batching.max_batch_size,
+        "nv_trt_llm_kv_cache_block_metrics.max": 8,
+        "nv_trt_llm_kv_cache_block_metrics.free": 8,
+        "nv_trt_llm_kv_cache_block_metrics.used": 0,
+        "nv_trt_llm_kv_cache_block_metrics.tokens_per": 32,
+        "nv_trt_llm_kv_cache_block_metrics.fraction": 0,
+    }
 
 
 def test_full_queue_rejects_cleanly(serve, tmp_path):
@@ -120,6 +148,6 @@ def test_cancelled_stream_frees_its_slot(serve, tmp_path):
         )
 
     assert wait_for(freed), engine_gauges(metrics, model)
-    assert engine_gauges(metrics, model)["tritonsla_engine_generated_tokens"] < 860
+    assert engine_gauges(metrics, model)["tritonsla_engine_generated_tokens_total"] < 860
     after = generate(url, "realtime_tensorrt_llm_bls", PROMPT, max_tokens=8)
     assert after.error is None and after.text

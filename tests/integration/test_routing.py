@@ -39,6 +39,7 @@ from tritonsla.routing import (
     StreamBrokenError,
     Timeout,
 )
+from tritonsla.routing.load import fetch_metrics
 from tritonsla.server.command import ServerOptions
 from tritonsla.server.ports import free_ports
 from tritonsla.server.process import TritonServer
@@ -121,7 +122,7 @@ def hard_stop(server: TritonServer) -> None:
 
 
 def engine_gauge(served: ServedDeployment, sla: str, name: str) -> float:
-    """The CPU engine's gauge `tritonsla_engine_<name>` of class `sla`."""
+    """The CPU engine's series `tritonsla_engine_<name>` of class `sla` (a gauge or counter)."""
     text = urllib.request.urlopen(served.endpoints.metrics_url, timeout=10).read().decode()
     model = f"{sla}_tensorrt_llm"
     found = re.search(rf'^tritonsla_engine_{name}\{{model="{model}",[^}}]*\}} (\S+)$', text, re.M)
@@ -135,7 +136,7 @@ def settled_tokens(served: ServedDeployment, sla: str, timeout: float = 30.0) ->
     last = None
     while time.monotonic() < deadline:
         busy = sum(engine_gauge(served, sla, g) for g in ("active_requests", "waiting_requests"))
-        tokens = engine_gauge(served, sla, "generated_tokens")
+        tokens = engine_gauge(served, sla, "generated_tokens_total")
         if busy == 0 and tokens == last:
             return tokens
         last = tokens
@@ -397,12 +398,13 @@ def test_cancelled_generate_calls_are_stopped_at_the_engine(serve, tmp_path):
     overrides = {"realtime": {"engine": {"max_seq_len": 1024, "max_input_len": 256}}}
     deploy = variant_deploy(tmp_path / "deploy", ["realtime"], overrides)
     served = fork_safe(lambda: serve(deploy=deploy))
-    count, tokens = 6, 960
+    count, tokens, model = 6, 960, "realtime_tensorrt_llm"
     before = settled_tokens(served, "realtime")
 
     def engine_busy() -> bool:
+        # as the router reads it: TensorRT-LLM's nv_trt_llm_request_metrics{request_type=active}
         deadline = time.monotonic() + 30
-        while engine_gauge(served, "realtime", "active_requests") < 4:
+        while (fetch_metrics(served.endpoints.metrics_url, 10)[model].engine or 0) < 4:
             assert time.monotonic() < deadline, "the engine never took the requests"
             time.sleep(0.02)
         return True

@@ -41,9 +41,9 @@ def shared_variant(folder: Path, **engine: object) -> Path:
 def preemptions(served: ServedDeployment) -> float:
     text = urllib.request.urlopen(served.endpoints.metrics_url, timeout=10).read().decode()
     found = re.search(
-        r'^tritonsla_engine_preemptions\{model="tensorrt_llm",[^}]*\} (\S+)$', text, re.M
+        r'^tritonsla_engine_preemptions_total\{model="tensorrt_llm",[^}]*\} (\S+)$', text, re.M
     )
-    assert found, "no tritonsla_engine_preemptions for the shared engine"
+    assert found, "no tritonsla_engine_preemptions_total for the shared engine"
     return float(found.group(1))
 
 

@@ -4,27 +4,27 @@ Snapshots are taken just before and just after a run; the differences belong to 
 - Statistics API (gRPC `ModelStatistics`, every model, composing models included): requests,
   failures, inferences, executions and the time spent queued and in compute (input, infer,
   output); means are per counted event, as Triton counts them.
-- Prometheus (`/metrics`): every `nv_inference_*` sample; counters as deltas, gauges as the
-  value after the run.
+- Prometheus (`/metrics`, read with prometheus_client's parser): every sample of Triton's
+  `nv_inference_*`, TensorRT-LLM's `nv_trt_llm_*` and the CPU engine's `tritonsla_engine_*`
+  families; counters as deltas, gauges as the value after the run. Samples are named by their
+  family (a counter's `_total` dropped, as prometheus_client names families).
 Parsing and differencing are pure; `snapshot()` is the I/O edge.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import tritonclient.grpc as grpcclient
+from prometheus_client.parser import text_string_to_metric_families
 
-PREFIX = "nv_inference_"
+from tritonsla.routing.load import MetricsFormatError
+
+PREFIXES = ("nv_inference_", "nv_trt_llm_", "tritonsla_engine_")
 PHASES: tuple[str, ...] = ("queue", "compute_input", "compute_infer", "compute_output")
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-_TYPE = re.compile(r"^#\s*TYPE\s+(\S+)\s+(\S+)")
 
 
 @dataclass(frozen=True)
@@ -120,24 +120,18 @@ def parse_statistics(stats: Mapping) -> dict[str, ModelCounters]:
 def parse_metrics(
     text: str,
 ) -> tuple[dict[tuple[str, tuple[tuple[str, str], ...]], float], dict[str, str]]:
-    """(`nv_inference_*` samples keyed by name and sorted labels, metric kinds from # TYPE)."""
+    """(samples of the PREFIXES families keyed by family name and sorted labels, family kinds).
+
+    Raises ValueError where the text is not Prometheus exposition format."""
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     kinds: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("#"):
-            typed = _TYPE.match(line)
-            if typed and typed.group(1).startswith(PREFIX):
-                kinds[typed.group(1)] = typed.group(2)
+    for family in text_string_to_metric_families(text):
+        if not family.name.startswith(PREFIXES):
             continue
-        match = _SAMPLE.match(line)
-        if match is None or not match.group(1).startswith(PREFIX):
-            continue
-        try:
-            value = float(match.group(3))
-        except ValueError:
-            continue
-        labels = tuple(sorted(_LABEL.findall(match.group(2) or "")))
-        samples[(match.group(1), labels)] = value
+        kinds[family.name] = family.type
+        for sample in family.samples:
+            if sample.name in (family.name, f"{family.name}_total"):
+                samples[(family.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples, kinds
 
 
@@ -188,9 +182,15 @@ def server_delta(address: str, before: Snapshot, after: Snapshot) -> ServerDelta
     return ServerDelta(address, models, tuple(samples))
 
 
-def _fetch_text(url: str, timeout: float) -> str:
+def _fetch_metrics(
+    url: str, timeout: float
+) -> tuple[dict[tuple[str, tuple[tuple[str, str], ...]], float], dict[str, str]]:
     with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read().decode("utf-8", errors="replace")
+        text = response.read().decode("utf-8", errors="replace")
+    try:
+        return parse_metrics(text)
+    except ValueError as exc:
+        raise MetricsFormatError(f"{url} is not Prometheus text: {exc}") from exc
 
 
 def _snapshot_sync(address: str, metrics_url: str | None, timeout: float) -> Snapshot:
@@ -199,7 +199,7 @@ def _snapshot_sync(address: str, metrics_url: str | None, timeout: float) -> Sna
         stats = client.get_inference_statistics(as_json=True, client_timeout=timeout)
     finally:
         client.close()
-    samples, kinds = parse_metrics(_fetch_text(metrics_url, timeout)) if metrics_url else ({}, {})
+    samples, kinds = _fetch_metrics(metrics_url, timeout) if metrics_url else ({}, {})
     return Snapshot(parse_statistics(stats), samples, kinds)
 
 

@@ -1,22 +1,25 @@
 """Live load per replica: server queue figures polled in the background, local outstanding counts.
 
-The server side comes from Triton's metrics (Prometheus text: nv_inference_pending_request_count,
-nv_inference_queue_duration_us, nv_inference_request_success / _failure), or from the gRPC
-statistics API for replicas whose metrics URL is unknown (no pending count there). Figures are
-summed over every model of the endpoint's pipeline: a request waits in each of their queues.
-Where the engine publishes its own gauges (the CPU engine's tritonsla_engine_active_requests and
-_waiting_requests), requests inside the engine count too: Triton's pending count cannot see
-them, since a decoupled engine takes requests off Triton's queue at once.
-Polling happens in `tritonsla.routing.monitor`, never per request.
+The server side comes from Triton's metrics (Prometheus text, read with prometheus_client's
+parser: nv_inference_pending_request_count, nv_inference_queue_duration_us,
+nv_inference_request_success / _failure), or from the gRPC statistics API for replicas whose
+metrics URL is unknown (no pending count there). Figures are summed over every model of the
+endpoint's pipeline: a request waits in each of their queues.
+Requests inside the engine count too, where it reports them under TensorRT-LLM's own family
+`nv_trt_llm_request_metrics{request_type="active"}` (requests the engine holds: scheduled in the
+batch plus waiting; TensorRT-LLM's Triton backend and this project's CPU engine both publish it):
+Triton's pending count cannot see them, since a decoupled engine takes requests off Triton's
+queue at once. Polling happens in `tritonsla.routing.monitor`, never per request.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from tritonsla.routing.table import Endpoint, Replica
 
@@ -24,18 +27,20 @@ PENDING = "nv_inference_pending_request_count"
 QUEUE_US = "nv_inference_queue_duration_us"
 SUCCESS = "nv_inference_request_success"
 FAILURE = "nv_inference_request_failure"
-ENGINE_ACTIVE = "tritonsla_engine_active_requests"
-ENGINE_WAITING = "tritonsla_engine_waiting_requests"
-ROUTING_METRICS = (PENDING, QUEUE_US, SUCCESS, FAILURE, ENGINE_ACTIVE, ENGINE_WAITING)
+ENGINE_REQUESTS = "nv_trt_llm_request_metrics"
+ROUTING_METRICS = (PENDING, QUEUE_US, SUCCESS, FAILURE, ENGINE_REQUESTS)
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+class MetricsFormatError(OSError):
+    """A metrics endpoint answered with text that is not Prometheus exposition format.
+
+    An OSError, as urllib's failed reads are: callers treat it as a failed poll."""
 
 
 @dataclass(frozen=True)
 class Counters:
     """Cumulative queue figures of one model on one server (gauges: pending, and engine =
-    requests running or waiting inside the engine; None = unknown)."""
+    requests the engine holds; None = unknown)."""
 
     pending: float | None
     queue_us: float
@@ -43,44 +48,42 @@ class Counters:
     engine: float | None = None
 
 
-def parse_prometheus(text: str, names: Iterable[str] = ROUTING_METRICS) -> dict[str, Counters]:
-    """Per-model Counters from Prometheus text, summed over versions and failure reasons."""
-    wanted = set(names)
+def parse_prometheus(text: str) -> dict[str, Counters]:
+    """Per-model Counters from Prometheus text, summed over versions and failure reasons.
+
+    Raises ValueError where the text is not Prometheus exposition format."""
     sums: dict[tuple[str, str], float] = {}
-    for line in text.splitlines():
-        if not line or line[0] == "#":
+    for family in text_string_to_metric_families(text):
+        if family.name not in ROUTING_METRICS:
             continue
-        match = _SAMPLE.match(line)
-        if match is None or match.group(1) not in wanted:
-            continue
-        labels = dict(_LABEL.findall(match.group(2) or ""))
-        model = labels.get("model")
-        if model is None:
-            continue
-        try:
-            value = float(match.group(3))
-        except ValueError:
-            continue
-        key = (match.group(1), model)
-        sums[key] = sums.get(key, 0.0) + value
+        for sample in family.samples:
+            model = sample.labels.get("model")
+            if model is None or sample.name not in (family.name, f"{family.name}_total"):
+                continue
+            if family.name == ENGINE_REQUESTS and sample.labels.get("request_type") != "active":
+                continue
+            key = (family.name, model)
+            sums[key] = sums.get(key, 0.0) + sample.value
     models = {model for _, model in sums}
-    found = {}
-    for model in models:
-        active = sums.get((ENGINE_ACTIVE, model))
-        waiting = sums.get((ENGINE_WAITING, model))
-        found[model] = Counters(
+    return {
+        model: Counters(
             pending=sums.get((PENDING, model)),
             queue_us=sums.get((QUEUE_US, model), 0.0),
             completed=sums.get((SUCCESS, model), 0.0) + sums.get((FAILURE, model), 0.0),
-            engine=None if active is None and waiting is None else (active or 0) + (waiting or 0),
+            engine=sums.get((ENGINE_REQUESTS, model)),
         )
-    return found
+        for model in models
+    }
 
 
 def fetch_metrics(url: str, timeout: float) -> dict[str, Counters]:
-    """GET a Triton metrics endpoint and parse it."""
+    """GET a Triton metrics endpoint and parse it (MetricsFormatError: not Prometheus text)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
-        return parse_prometheus(response.read().decode("utf-8", errors="replace"))
+        text = response.read().decode("utf-8", errors="replace")
+    try:
+        return parse_prometheus(text)
+    except ValueError as exc:
+        raise MetricsFormatError(f"{url} is not Prometheus text: {exc}") from exc
 
 
 def statistics_counters(stats: Mapping) -> dict[str, Counters]:

@@ -85,3 +85,22 @@ def test_server_delta_per_model_and_metric() -> None:
     assert metrics[("nv_inference_request_failure", "REJECTED")].value == 4
     pending = metrics[("nv_inference_pending_request_count", None)]
     assert (pending.kind, pending.value) == ("gauge", 1)
+
+
+def test_engine_families_are_kept_and_counters_named_by_family() -> None:
+    text = """# TYPE tritonsla_engine_generated_tokens_total counter
+tritonsla_engine_generated_tokens_total{model="m",version="1"} 12
+# TYPE nv_trt_llm_request_metrics gauge
+nv_trt_llm_request_metrics{model="m",request_type="active",version="1"} 3
+# TYPE other_total counter
+other_total 4
+"""
+    samples, kinds = parse_metrics(text)
+    labels = (("model", "m"), ("version", "1"))
+    assert samples[("tritonsla_engine_generated_tokens", labels)] == 12
+    assert kinds == {
+        "tritonsla_engine_generated_tokens": "counter",
+        "nv_trt_llm_request_metrics": "gauge",
+    }
+    with pytest.raises(ValueError):
+        parse_metrics('nv_inference_count{model="m"} many\n')

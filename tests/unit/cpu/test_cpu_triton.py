@@ -223,17 +223,19 @@ def fake_pb_utils() -> types.ModuleType:
             self.error = error
 
     class MetricFamily:
-        GAUGE = "GAUGE"
+        GAUGE, COUNTER = "GAUGE", "COUNTER"
 
         def __init__(self, name: str, description: str, kind: str) -> None:
-            self.name, self.values = name, {}
+            self.name, self.kind, self.values = name, kind, {}
 
         def Metric(self, labels: dict[str, str]):  # pb_utils' name
             family = self
+            key = tuple(sorted(labels.items()))
 
             class Metric:
-                def set(self, value: float) -> None:
-                    family.values[tuple(sorted(labels.items()))] = value
+                def increment(self, value: float) -> None:
+                    assert family.kind == "GAUGE" or value >= 0, "a counter only grows"
+                    family.values[key] = family.values.get(key, 0.0) + value
 
             return Metric()
 
@@ -314,6 +316,19 @@ def test_python_model_streams_and_answers_through_the_response_sender(
     [(error, flags)] = bad.sender.sent
     assert flags == 1 and error.error.code == "INVALID_ARG"
     assert "exceeds max_seq_len 128" in error.error.message
+
+
+def test_python_model_publishes_counters_and_tensorrt_llm_gauges(triton_model) -> None:
+    request = FakeRequest(as_triton([1, 2, 3], 4))
+    triton_model.execute([request])
+    assert request.sender.done.wait(timeout=30)
+    families = triton_model.metric_families
+    tokens = families["tritonsla_engine_generated_tokens_total"]
+    assert tokens.kind == "COUNTER"
+    assert tokens.values == {(("model", "m"), ("version", "1")): 4}
+    requests = families["nv_trt_llm_request_metrics"]
+    assert requests.kind == families["nv_trt_llm_kv_cache_block_metrics"].kind == "GAUGE"
+    assert requests.values[(("model", "m"), ("request_type", "max"), ("version", "1"))] == 4
 
 
 def test_python_model_maps_queue_full_and_cancellation(triton_model, monkeypatch) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tritonsla.routing.load import (
     Counters,
     EndpointLoad,
     LoadBoard,
+    MetricsFormatError,
     endpoint_load,
+    fetch_metrics,
     parse_prometheus,
     statistics_counters,
 )
@@ -31,13 +35,18 @@ nv_inference_queue_duration_us{model="realtime_tensorrt_llm",version="1"} 3800
 nv_inference_pending_request_count{version="1",model="realtime_tensorrt_llm_bls"} 3
 nv_inference_pending_request_count{model="realtime_tensorrt_llm",version="1"} 1
 nv_inference_pending_request_count{model="realtime_tensorrt_llm",version="2"} 1
-# TYPE tritonsla_engine_active_requests gauge
-tritonsla_engine_active_requests{model="realtime_tensorrt_llm",version="1"} 4
-tritonsla_engine_waiting_requests{model="realtime_tensorrt_llm",version="1"} 3
-tritonsla_engine_kv_blocks_free{model="realtime_tensorrt_llm",version="1"} 99
+# HELP nv_trt_llm_request_metrics TRT LLM request metrics
+# TYPE nv_trt_llm_request_metrics gauge
+nv_trt_llm_request_metrics{model="realtime_tensorrt_llm",request_type="waiting",version="1"} 3
+nv_trt_llm_request_metrics{model="realtime_tensorrt_llm",request_type="scheduled",version="1"} 4
+nv_trt_llm_request_metrics{model="realtime_tensorrt_llm",request_type="max",version="1"} 64
+nv_trt_llm_request_metrics{model="realtime_tensorrt_llm",request_type="active",version="1"} 7
+# TYPE nv_trt_llm_kv_cache_block_metrics gauge
+nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="free",model="batch_tensorrt_llm"} 9
+# TYPE tritonsla_engine_generated_tokens_total counter
+tritonsla_engine_generated_tokens_total{model="realtime_tensorrt_llm",version="1"} 900
 nv_cpu_utilization 0.5
 nv_gpu_utilization{gpu_uuid="GPU-1"} 0.5
-nv_inference_request_success{model="weird"} not-a-number
 """
 
 
@@ -91,8 +100,21 @@ def test_queue_time_is_the_mean_of_requests_completed_between_polls():
 def test_requests_inside_the_engine_count_where_it_reports_them():
     counters = parse_prometheus(METRICS)
     pipeline = ("realtime_tensorrt_llm_bls", "realtime_tensorrt_llm")
-    # 3 + 2 queued in Triton (2 versions), 4 running + 3 waiting inside the engine
+    # 3 + 2 queued in Triton (2 versions), 7 held by the engine (4 scheduled + 3 waiting)
     assert endpoint_load(pipeline, {}, counters).pending == 12.0
+
+
+def test_text_that_is_not_prometheus_is_refused_as_a_bad_answer(tmp_path):
+    bad = 'nv_inference_request_success{model="weird"} not-a-number\n'
+    with pytest.raises(ValueError, match="not-a-number"):
+        parse_prometheus(bad)
+    page = tmp_path / "metrics"
+    page.write_text(bad)
+    # an OSError, so the monitor and the bench treat it as a failed poll, as a broken answer
+    with pytest.raises(MetricsFormatError, match="is not Prometheus text"):
+        fetch_metrics(page.as_uri(), timeout=1.0)
+    page.write_text(METRICS)
+    assert fetch_metrics(page.as_uri(), timeout=1.0) == parse_prometheus(METRICS)
 
 
 def test_least_outstanding_prefers_the_idlest_usable_replica(table):
