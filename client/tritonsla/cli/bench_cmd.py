@@ -39,7 +39,15 @@ from tritonsla.bench.schedule import (
     strategy_from_name,
 )
 from tritonsla.bench.workload import TokenLengths
-from tritonsla.cli.options import add_deployment_options
+from tritonsla.cli.options import (
+    add_deployment_options,
+    http_url,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    replica_address,
+)
 from tritonsla.errors import ConfigError
 
 DEFAULT_REQUESTS = 100
@@ -84,27 +92,6 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `bench` and its flags."""
     parser = subparsers.add_parser(
@@ -121,10 +108,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_deployment_options(target)
     target.add_argument(
         "--url", dest="urls", action="append", default=[], metavar="HOST:GRPC_PORT",
+        type=replica_address,
         help="server(s) to use instead of the deploy file's (repeatable)",
     )  # fmt: skip
     target.add_argument(
-        "--metrics-url", metavar="URL",
+        "--metrics-url", type=http_url, metavar="URL",
         help="Prometheus metrics of the first --url, e.g. http://127.0.0.1:8002/metrics",
     )  # fmt: skip
     target.add_argument(
@@ -135,9 +123,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     load = parser.add_argument_group("load")
     choice = load.add_mutually_exclusive_group()
-    choice.add_argument("--concurrency", type=_positive_int, metavar="N", help="closed loop")
+    choice.add_argument("--concurrency", type=positive_int, metavar="N", help="closed loop")
     choice.add_argument(
-        "--request-rate", type=_positive_float, metavar="RPS", help="open loop, requests/s"
+        "--request-rate", type=positive_float, metavar="RPS", help="open loop, requests/s"
     )
     choice.add_argument(
         "--sweep", metavar="KIND=V1,V2,...",
@@ -153,34 +141,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="arrival process of --request-rate and --sweep rate=... (default: poisson)",
     )  # fmt: skip
     load.add_argument(
-        "--burstiness", type=_positive_float, default=1.0, metavar="B",
+        "--burstiness", type=positive_float, default=1.0, metavar="B",
         help="gamma shape: 1 = Poisson, < 1 burstier, > 1 more even (default: 1)",
     )  # fmt: skip
 
     limits = parser.add_argument_group("limits (default: --requests 100)")
     limits.add_argument(
-        "--requests", "--request-count", type=_positive_int, metavar="N",
+        "--requests", "--request-count", type=positive_int, metavar="N",
         help="measured requests per run",
     )  # fmt: skip
     limits.add_argument(
-        "--duration", type=_positive_float, metavar="S", help="seconds of measured schedule"
+        "--duration", type=positive_float, metavar="S", help="seconds of measured schedule"
     )
     limits.add_argument(
-        "--warmup-requests", "--warmup-request-count", type=int, metavar="N",
+        "--warmup-requests", "--warmup-request-count", type=non_negative_int, metavar="N",
         help="requests sent first and left out of the statistics (default: 0; --capacity: 5 "
         "per probe)",
     )  # fmt: skip
     limits.add_argument(
-        "--warmup-s", type=_non_negative_float, default=0.0, metavar="S",
+        "--warmup-s", type=non_negative_float, default=0.0, metavar="S",
         help="seconds of schedule sent first and left out of the statistics",
     )  # fmt: skip
     limits.add_argument(
-        "--drain-timeout", type=_positive_float, metavar="S",
+        "--drain-timeout", type=positive_float, metavar="S",
         help="after the last send, wait this long for answers; later ones count as incomplete "
         "(default: 60; --capacity: 10)",
     )  # fmt: skip
     limits.add_argument(
-        "--timeout", type=_positive_float, default=600.0, metavar="S",
+        "--timeout", type=positive_float, default=600.0, metavar="S",
         help="per-request timeout (default: 600)",
     )  # fmt: skip
 
@@ -191,19 +179,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(default: equal shares of the deploy file's classes)",
     )  # fmt: skip
     work.add_argument(
-        "--input-tokens", type=_positive_int, default=64, metavar="MEAN",
+        "--input-tokens", type=positive_int, default=64, metavar="MEAN",
         help="synthetic prompt length in tokens of the deploy's tokenizer (default: 64)",
     )  # fmt: skip
     work.add_argument(
-        "--input-tokens-std", type=_non_negative_float, default=0.0, metavar="STD",
+        "--input-tokens-std", type=non_negative_float, default=0.0, metavar="STD",
         help="its standard deviation (default: 0)",
     )  # fmt: skip
     work.add_argument(
-        "--output-tokens", type=_positive_int, default=32, metavar="MEAN",
+        "--output-tokens", type=positive_int, default=32, metavar="MEAN",
         help="max_tokens of each request (default: 32)",
     )  # fmt: skip
     work.add_argument(
-        "--output-tokens-std", type=_non_negative_float, default=0.0, metavar="STD",
+        "--output-tokens-std", type=non_negative_float, default=0.0, metavar="STD",
         help="its standard deviation (default: 0)",
     )  # fmt: skip
     work.add_argument(
@@ -215,7 +203,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--stream", choices=("auto", "always", "never"), default="auto",
         help="auto: stream when the class profile says `streaming: true` (default)",
     )  # fmt: skip
-    work.add_argument("--seed", "--random-seed", type=int, default=0, help="workload seed")
+    work.add_argument(
+        "--seed", "--random-seed", type=non_negative_int, default=0, help="workload seed"
+    )
 
     cap = parser.add_argument_group(
         "capacity search",
@@ -227,26 +217,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="search the rate (bracket x2, then bisect); replaces the load and limit flags",
     )  # fmt: skip
     cap.add_argument(
-        "--start-rate", type=_positive_float, metavar="RPS", help="first probe (default: 4)"
+        "--start-rate", type=positive_float, metavar="RPS", help="first probe (default: 4)"
     )
     cap.add_argument(
-        "--min-rate", type=_positive_float, metavar="RPS",
+        "--min-rate", type=positive_float, metavar="RPS",
         help="lowest rate probed (default: 0.25)",
     )  # fmt: skip
     cap.add_argument(
-        "--max-rate", type=_positive_float, metavar="RPS",
+        "--max-rate", type=positive_float, metavar="RPS",
         help="highest rate probed (default: 64)",
     )  # fmt: skip
     cap.add_argument(
-        "--tolerance", type=_positive_float, metavar="F",
+        "--tolerance", type=positive_float, metavar="F",
         help="stop when (fail - pass) / pass <= F (default: 0.05)",
     )  # fmt: skip
     cap.add_argument(
-        "--probe-seconds", type=_positive_float, metavar="S",
+        "--probe-seconds", type=positive_float, metavar="S",
         help="seconds of schedule per probe (default: 15)",
     )  # fmt: skip
     cap.add_argument(
-        "--probe-requests", type=_positive_int, metavar="N",
+        "--probe-requests", type=positive_int, metavar="N",
         help="at least this many measured requests per probe (default: 30)",
     )  # fmt: skip
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tritonsla.cli.options import non_negative_int, positive_float
 from tritonsla.demo.compare import TopologyResult
 from tritonsla.demo.run import DemoOptions, run_demo
 
@@ -24,17 +25,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=defaults.out, help="report folder")
     parser.add_argument(
         "--start-rps",
-        type=float,
+        type=positive_float,
         default=defaults.capacity.start_rps,
         help="rate the first capacity search starts at (later ones start at the last capacity)",
     )
     parser.add_argument(
         "--probe-seconds",
-        type=float,
+        type=positive_float,
         default=defaults.capacity.probe_seconds,
         help="seconds of Poisson arrivals per probe",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=defaults.seed, help="workload seed"
+    )
     parser.add_argument(
         "--allow-unequal-compute",
         action="store_true",

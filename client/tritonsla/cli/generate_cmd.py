@@ -10,7 +10,15 @@ import argparse
 
 from rich.console import Console
 
-from tritonsla.cli.options import add_deployment_options
+from tritonsla.cli.options import (
+    add_deployment_options,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    replica_address,
+)
 from tritonsla.routing import (
     GenerationResult,
     ReplicaUnavailableError,
@@ -34,20 +42,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sla", help="SLA class (default: chosen by --priority and --deadline)")
     parser.add_argument("--priority", choices=PRIORITIES, help="request priority")
     parser.add_argument(
-        "--deadline", type=float, metavar="SECONDS", help="answer useless after this long"
+        "--deadline", type=positive_float, metavar="SECONDS", help="answer useless after this long"
     )
     parser.add_argument(
         "--allow-spill", action="store_true", help="a looser class may take a late request"
     )
-    parser.add_argument("--max-tokens", type=int, default=64, help="tokens to generate")
+    parser.add_argument("--max-tokens", type=positive_int, default=64, help="tokens to generate")
     parser.add_argument(
         "--no-stream", dest="stream", action="store_false", help="one response, not a stream"
     )
-    parser.add_argument("--temperature", type=float, help="sampling temperature")
-    parser.add_argument("--top-k", type=int, help="sample among the k likeliest tokens")
-    parser.add_argument("--top-p", type=float, help="nucleus sampling mass")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--url", help="send to this replica (host:grpc_port) instead")
+    parser.add_argument(
+        "--temperature", type=non_negative_float, help="sampling temperature (0: greedy)"
+    )
+    parser.add_argument(
+        "--top-k", type=non_negative_int, help="sample among the k likeliest tokens"
+    )
+    parser.add_argument("--top-p", type=fraction, help="nucleus sampling mass, 0 to 1")
+    parser.add_argument("--seed", type=non_negative_int, help="random seed")
+    parser.add_argument(
+        "--url", type=replica_address, help="send to this replica (host:grpc_port) instead"
+    )
     parser.add_argument("--model", help="send to this Triton model, bypassing routing")
     parser.add_argument(
         "--target",
@@ -56,7 +70,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="model of each class: the BLS (priorities work) or the ensemble",
     )
     parser.add_argument(
-        "--timeout", type=float, default=60.0, metavar="SECONDS", help="for the whole answer"
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="for the whole answer",
     )
     parser.set_defaults(handler=run_generate)
 

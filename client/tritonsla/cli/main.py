@@ -1,13 +1,16 @@
 """The `tritonsla` command: one module per subcommand, each with add_parser() and a handler.
 
-`run(argv)` returns the exit status and lets unexpected errors raise (tests call it);
-`main()` turns expected errors (TritonSlaError) into a message and a non-zero exit.
+`run(argv)` returns the exit status and lets unexpected errors raise (tests call it); a command
+line argparse refuses raises UsageError rather than exiting. `main()` turns expected errors
+(TritonSlaError, and OSError: a path or port the user named) into one `error:` line and exit
+status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -21,6 +24,7 @@ from tritonsla.cli import (
     render_cmd,
     serve_cmd,
 )
+from tritonsla.cli.options import UsageError
 from tritonsla.errors import TritonSlaError
 
 SUBCOMMANDS = (
@@ -34,9 +38,17 @@ SUBCOMMANDS = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise UsageError (subcommand parsers are Parsers too)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise the problem with the flag it names and where help is, as one line."""
+        raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tritonsla",
         description="SLA-aware Triton model repositories and clients for TensorRT-LLM.",
     )
@@ -49,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None, console: Console | None = None) -> int:
     """Parse `argv` and run the subcommand; expected failures raise TritonSlaError."""
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:
+        prog = f"tritonsla {args.command}"
+        raise UsageError(f"{prog}: unrecognized arguments: {' '.join(extra)}; see `{prog} --help`")
     return args.handler(args, console or Console())
 
 
@@ -58,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     try:
         return run(argv)
-    except TritonSlaError as error:
+    except (TritonSlaError, OSError) as error:
         console.print("[bold red]error:[/bold red] ", end="")
         console.print(str(error), markup=False, highlight=False, soft_wrap=True)
         return 2
