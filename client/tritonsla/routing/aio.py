@@ -26,7 +26,6 @@ from typing_extensions import Unpack
 from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.routing.call import Call, CallOptions, failed, make_call
 from tritonsla.routing.errors import (
-    ConnectTimeoutError,
     RequestError,
     ServerRejectedError,
     TotalTimeoutError,
@@ -39,20 +38,20 @@ from tritonsla.routing.router import Router
 from tritonsla.routing.streams import Connection, Exchange
 from tritonsla.routing.table import EndpointTable, Replica, Target
 from tritonsla.routing.timeout import DEFAULT_TIMEOUT, Timeout
-from tritonsla.routing.transport import ReplicaDown, open_channel
+from tritonsla.routing.transport import open_channel
 
 
 class _Connections:
     """One Connection per replica, opened on first use.
 
-    A failed replica's connection is retired, not closed: closing a channel cancels every call
-    on it, and requests still on it must end with their own (typed) errors. Retired connections
-    are closed with the AsyncSlaClient.
+    A failed replica's connection is retired: closed in the background once the requests still
+    on it have ended (closing a channel at once would cancel them, and they must end with their
+    own typed errors).
     """
 
     def __init__(self) -> None:
         self._open: dict[str, Connection] = {}
-        self._retired: list[Connection] = []
+        self._retiring: set[asyncio.Task] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
     def ready(self, address: str) -> Connection | None:
@@ -71,14 +70,18 @@ class _Connections:
     def retire(self, address: str) -> None:
         connection = self._open.pop(address, None)
         if connection is not None:
-            self._retired.append(connection)
+            task = asyncio.get_running_loop().create_task(
+                connection.retire(), name=f"tritonsla-retire-{address}"
+            )
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
 
     async def close(self) -> None:
-        connections = [*self._open.values(), *self._retired]
+        connections = list(self._open.values())
         self._open.clear()
-        self._retired.clear()
         for connection in connections:
             await connection.close()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
 
 
 class AsyncSlaClient:
@@ -219,19 +222,16 @@ class AsyncSlaClient:
                     if exchange.finished:
                         break
                     await exchange.wait()
-            except (ReplicaDown, ConnectTimeoutError, ServerRejectedError) as error:
-                self.router.finished(decision, None)
-                if not isinstance(error, ServerRejectedError):  # down or silent: probe it
-                    self.router.replica_failed(decision.replica)
-                    self._connections.retire(decision.replica.address)
-                tried.add(decision.replica.address)
-                if recorder.chunks or call.remaining_s() <= 0:
+            except RequestError as error:
+                retry = self.router.attempt_failed(decision, error, bool(recorder.chunks))
+                address = decision.replica.address
+                if not self.router.health.is_up(address):  # down or suspect: a new channel
+                    self._connections.retire(address)
+                tried.add(address)
+                if not retry or recorder.chunks or call.remaining_s() <= 0:
                     raise failed(error, recorder) from None
                 last = error
                 continue
-            except RequestError as error:
-                self.router.finished(decision, None)
-                raise failed(error, recorder) from None
             except BaseException:
                 self.router.finished(decision, None)
                 raise

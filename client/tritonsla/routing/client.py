@@ -7,7 +7,11 @@
                 print(chunk.text, end="")
 
 Safe to share between threads: each request takes a connection of its replica's pool and opens
-its own gRPC stream on it, so closing that stream cancels exactly that request on the server.
+its own gRPC stream on it. A request abandoned before its end (a timeout, a stream closed early,
+an exception in the caller) is stopped at its engine with TensorRT-LLM's `stop`, sent on that
+stream in the background (`_Stopper`): Triton 2.51 does not pass a cancelled call on to the engine
+behind an ensemble. Only when no final response comes within the stop schedule is the stream
+cancelled.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from typing_extensions import Unpack
 from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.routing.call import Call, CallOptions, failed, make_call
 from tritonsla.routing.errors import (
-    ConnectTimeoutError,
     FirstTokenTimeoutError,
     RequestError,
     ServerRejectedError,
@@ -34,12 +37,24 @@ from tritonsla.routing.errors import (
 )
 from tritonsla.routing.monitor import DEFAULT_INTERVAL_S, Monitor, MonitorThread
 from tritonsla.routing.policy import Decision
-from tritonsla.routing.request import build_inputs, parse_response, requested_outputs
+from tritonsla.routing.request import (
+    STOP_RESEND_DELAYS_S,
+    build_inputs,
+    is_final,
+    parse_response,
+    requested_outputs,
+    stop_inputs,
+)
 from tritonsla.routing.result import Chunk, GenerationResult, Recorder
 from tritonsla.routing.router import Router, classify
 from tritonsla.routing.table import EndpointTable, Replica, Target
 from tritonsla.routing.timeout import DEFAULT_TIMEOUT, Timeout
-from tritonsla.routing.transport import ReplicaDown, connect
+from tritonsla.routing.transport import connect
+
+STOP_SPAN_S = sum(STOP_RESEND_DELAYS_S) + 1.0
+"""How long a request's stream may outlive its budget: the stop schedule, and a second more."""
+CLOSE_GRACE_S = 2.0
+"""`close` waits up to this long for stopped requests to end before cancelling their streams."""
 
 
 class _Pool:
@@ -68,6 +83,100 @@ class _Pool:
             client.close()
 
 
+class _Inbox:
+    """The responses of one attempt's stream, put by the stream's thread.
+
+    `ended`: the request is over on the server (its final response, an error, or the call
+    failed: then `broken`). `wake` is also set by `interrupt`, to end a wait for the end.
+    """
+
+    def __init__(self) -> None:
+        self.responses: queue.SimpleQueue = queue.SimpleQueue()
+        self.ended = threading.Event()
+        self.wake = threading.Event()
+        self.broken = False
+
+    def put(self, result: grpcclient.InferResult | None, error: Exception | None) -> None:
+        self.responses.put((result, error, time.perf_counter_ns()))
+        if error is not None or is_final(result.get_response()):
+            self.broken = error is not None and error.status() is not None
+            self.ended.set()
+            self.wake.set()
+
+    def interrupt(self) -> None:
+        self.wake.set()
+
+
+class _Stopper:
+    """Stops abandoned requests at their engine, each on its own stream, in the background.
+
+    The stream stays open: `stop` goes out per STOP_RESEND_DELAYS_S until the request's final
+    response comes; then the stream is half-closed and its connection reused. Without a final
+    response the stream is cancelled (Triton then drops the request if it is still queued).
+    """
+
+    def __init__(self, pool: _Pool) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._jobs: dict[threading.Thread, _Inbox] = {}
+
+    def stop(
+        self,
+        client: grpcclient.InferenceServerClient,
+        address: str,
+        inbox: _Inbox,
+        engine_model: str,
+        request_id: str,
+    ) -> None:
+        """Stop `request_id` on `client`'s open stream; the connection is then the stopper's."""
+        thread = threading.Thread(
+            target=self._run,
+            args=(client, address, inbox, engine_model, request_id),
+            name="tritonsla-stop",
+            daemon=True,
+        )
+        with self._lock:
+            self._jobs[thread] = inbox
+        thread.start()
+
+    def _run(
+        self,
+        client: grpcclient.InferenceServerClient,
+        address: str,
+        inbox: _Inbox,
+        engine_model: str,
+        request_id: str,
+    ) -> None:
+        try:
+            for delay in STOP_RESEND_DELAYS_S:
+                if inbox.wake.is_set():
+                    break
+                client.async_stream_infer(engine_model, stop_inputs(), request_id=request_id)
+                inbox.wake.wait(delay)
+        except InferenceServerException:  # the stream failed; its callback said how
+            pass
+        finally:
+            ended = inbox.ended.is_set()
+            client.stop_stream(cancel_requests=not ended)
+            if ended and not inbox.broken:
+                self._pool.release(address, client)
+            else:
+                client.close()
+            with self._lock:
+                self._jobs.pop(threading.current_thread(), None)
+
+    def close(self) -> None:
+        """Wait up to CLOSE_GRACE_S for stopped requests to end, then cancel the rest."""
+        deadline = time.monotonic() + CLOSE_GRACE_S
+        with self._lock:
+            jobs = dict(self._jobs)
+        for thread in jobs:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        for thread, inbox in jobs.items():
+            inbox.interrupt()
+            thread.join()
+
+
 class SlaClient:
     """Routes each request to its SLA class's endpoint and streams the answer back."""
 
@@ -83,6 +192,7 @@ class SlaClient:
         self.router = Router(table, default_sla=default_sla, batch_sla=batch_sla)
         self.timeout = timeout
         self._pool = _Pool()
+        self._stopper = _Stopper(self._pool)
         self._monitor = MonitorThread(Monitor(self.router, poll_interval))
 
     @classmethod
@@ -143,8 +253,9 @@ class SlaClient:
         return TokenStream(self, make_call(prompt, self.timeout, **options))
 
     def close(self) -> None:
-        """Stop the background monitor and close every connection."""
+        """Stop the background monitor, end stops under way, close every connection."""
         self._monitor.close()
+        self._stopper.close()
         self._pool.close()
 
     def __enter__(self) -> SlaClient:
@@ -177,18 +288,13 @@ class SlaClient:
             self.router.started(decision)
             try:
                 yield from self._attempt(call, decision, recorder)
-            except (ReplicaDown, ConnectTimeoutError, ServerRejectedError) as error:
-                self.router.finished(decision, None)
-                if not isinstance(error, ServerRejectedError):  # down or silent: probe it
-                    self.router.replica_failed(decision.replica)
+            except RequestError as error:
+                retry = self.router.attempt_failed(decision, error, bool(recorder.chunks))
                 tried.add(decision.replica.address)
-                if recorder.chunks or call.remaining_s() <= 0:
+                if not retry or recorder.chunks or call.remaining_s() <= 0:
                     raise failed(error, recorder) from None
                 last = error
                 continue
-            except RequestError as error:
-                self.router.finished(decision, None)
-                raise failed(error, recorder) from None
             except BaseException:
                 self.router.finished(decision, None)
                 raise
@@ -205,16 +311,14 @@ class SlaClient:
         if budget <= 0:
             raise TotalTimeoutError(call.budget_s, address)
         client = self._pool.acquire(address, min(call.timeout.connect, budget))
-        responses: queue.SimpleQueue = queue.SimpleQueue()
-
-        def on_response(result, error) -> None:
-            responses.put((result, error, time.perf_counter_ns()))
-
+        inbox = _Inbox()
         finished = False
         broken = False
         try:
             try:
-                client.start_stream(on_response, stream_timeout=max(call.remaining_s(), 0.001))
+                # the stream outlives the budget by the stop schedule: an abandoned request is
+                # stopped on it
+                client.start_stream(inbox.put, stream_timeout=call.remaining_s() + STOP_SPAN_S)
                 recorder.sent()
                 client.async_stream_infer(
                     decision.endpoint.model,
@@ -227,14 +331,14 @@ class SlaClient:
                 )
             except InferenceServerException as error:  # the stream failed at once
                 broken = True
-                if not responses.empty():  # the stream's own report names the cause
-                    error = responses.get_nowait()[1] or error
+                if not inbox.responses.empty():  # the stream's own report names the cause
+                    error = inbox.responses.get_nowait()[1] or error
                 raise classify(error, address, recorder.chunks, call.budget_s) from None
             while not finished:
                 remaining = call.remaining_s()
                 wait = remaining if recorder.chunks else min(call.timeout.first_token, remaining)
                 try:
-                    result, error, arrival_ns = responses.get(timeout=max(wait, 0.0))
+                    result, error, arrival_ns = inbox.responses.get(timeout=max(wait, 0.0))
                 except queue.Empty:
                     if recorder.chunks or wait >= remaining:
                         raise TotalTimeoutError(call.budget_s, address) from None
@@ -248,14 +352,17 @@ class SlaClient:
                 if chunk is not None:
                     yield chunk
         finally:
-            # an unfinished request is cancelled (bounded even if the server lingers); after a
-            # complete answer the stream is half-closed: a cancellation then can leave Triton
-            # 2.51's ensemble counting a request in flight, and it never unloads
-            client.stop_stream(cancel_requests=not finished)
-            if broken:
-                client.close()
+            engine = decision.endpoint.engine_model
+            if not (finished or broken) and engine is not None:  # abandoned: stop it
+                self._stopper.stop(client, address, inbox, engine, call.request.request_id)
             else:
-                self._pool.release(address, client)
+                # after a complete answer the stream is half-closed: a cancellation then can
+                # leave Triton 2.51's ensemble counting a request in flight, and it never unloads
+                client.stop_stream(cancel_requests=not finished)
+                if broken:
+                    client.close()
+                else:
+                    self._pool.release(address, client)
 
 
 class TokenStream:

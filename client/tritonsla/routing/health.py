@@ -1,5 +1,11 @@
-"""Replica health: a replica that refuses connections or answers UNAVAILABLE is marked down,
-probed (server readiness over gRPC) with capped exponential backoff, and back up when ready.
+"""Replica health: a replica that refuses connections or answers UNAVAILABLE is marked down; one
+that lets a first token time out is suspect. Either is held out of rotation and probed (server
+readiness over gRPC, bounded by a timeout) with capped exponential backoff, and back up when a
+probe answers.
+
+A suspect replica is probed soon (it may only have been slow), but its strikes count: a replica
+that times out again before it has answered a request is held out twice as long each time, so a
+server that answers probes but not requests (a stuck engine) draws fewer and fewer timeouts.
 """
 
 from __future__ import annotations
@@ -31,37 +37,59 @@ class _Down:
 
 
 class HealthBoard:
-    """Which replicas are down and when each is probed next (times: time.monotonic())."""
+    """Which replicas are out of rotation and when each is probed next (times: monotonic)."""
 
     def __init__(self, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> None:
         self.base = base
         self.cap = cap
         self._lock = threading.Lock()
         self._down: dict[str, _Down] = {}
+        self._strikes: dict[str, int] = {}
 
     def is_up(self, address: str) -> bool:
         return address not in self._down
 
     def mark_down(self, address: str, now: float) -> float:
-        """Record a failure; returns the time of the next probe."""
+        """Record a failure (refused, or a probe unanswered); returns the next probe's time."""
         with self._lock:
-            failures = self._down[address].failures + 1 if address in self._down else 1
-            next_probe = now + backoff_s(failures, self.base, self.cap)
-            self._down[address] = _Down(failures, next_probe)
-            return next_probe
+            down = self._down.get(address)
+            failures = down.failures + 1 if down is not None else 1
+            return self._hold(address, failures, now)
+
+    def mark_suspect(self, address: str, now: float) -> float:
+        """Record a first-token timeout: out of rotation until a probe answers (one strike
+        more); returns the next probe's time."""
+        with self._lock:
+            down = self._down.get(address)
+            if down is not None:  # already held out: its schedule stands
+                return down.next_probe
+            strikes = self._strikes[address] = self._strikes.get(address, 0) + 1
+            return self._hold(address, strikes, now)
 
     def mark_up(self, address: str) -> None:
+        """A probe answered: back in rotation (strikes stay until a request is answered)."""
         with self._lock:
             self._down.pop(address, None)
 
+    def served(self, address: str) -> None:
+        """A request was answered: the replica's strikes are cleared."""
+        if address in self._strikes:
+            with self._lock:
+                self._strikes.pop(address, None)
+
     def due(self, now: float) -> list[str]:
-        """Down replicas whose next probe time has come."""
+        """Replicas out of rotation whose next probe time has come."""
         with self._lock:
             return [address for address, down in self._down.items() if down.next_probe <= now]
 
+    def _hold(self, address: str, failures: int, now: float) -> float:
+        next_probe = now + backoff_s(failures, self.base, self.cap)
+        self._down[address] = _Down(failures, next_probe)
+        return next_probe
+
 
 def probe_ready(address: str, timeout: float) -> bool:
-    """True when the server at `address` answers gRPC ServerReady with ready."""
+    """True when the server at `address` answers gRPC ServerReady with ready within `timeout`."""
     client = grpcclient.InferenceServerClient(address, channel_args=PROBE_CHANNEL_ARGS)
     try:
         return bool(client.is_server_ready(client_timeout=timeout))

@@ -154,20 +154,45 @@ def build_request(
     return message
 
 
-def stop_request(engine_model: str, request_id: str) -> service_pb2.ModelInferRequest:
-    """TensorRT-LLM's cancel: `stop` on a request to the engine carrying the live request's id.
+STOP_RESEND_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+"""An abandoned request's `stop` is sent once per entry, each followed by that wait for the
+request's final response (a request still queued before the engine is not found by an early
+stop): at most 6 messages, and 6.3 s after the first the client gives up on it."""
 
-    The engine's required inputs carry placeholders; only `stop` and the id matter. No flagged
-    final response is asked for, so the server sends nothing back unless the stop fails.
-    """
+_STOP_INPUTS = (
+    ("input_ids", "INT32"),
+    ("input_lengths", "INT32"),
+    ("request_output_len", "INT32"),
+    ("stop", "BOOL"),
+)
+"""TensorRT-LLM's cancel: a request to the engine carrying the live request's id with `stop`
+set. The engine's required inputs carry placeholders (ones); only `stop` and the id matter. No
+flagged final response is asked for, so the server sends nothing back unless the stop fails."""
+
+
+def stop_request(engine_model: str, request_id: str) -> service_pb2.ModelInferRequest:
+    """The gRPC message that stops request `request_id` at `engine_model` (asyncio client)."""
     message = service_pb2.ModelInferRequest(model_name=engine_model, id=request_id)
-    one = np.ones((1, 1), np.int32).tobytes()
-    for name in ("input_ids", "input_lengths", "request_output_len"):
-        message.inputs.add(name=name, datatype="INT32", shape=(1, 1))
-        message.raw_input_contents.append(one)
-    message.inputs.add(name="stop", datatype="BOOL", shape=(1, 1))
-    message.raw_input_contents.append(np.ones((1, 1), np.bool_).tobytes())
+    for name, datatype in _STOP_INPUTS:
+        message.inputs.add(name=name, datatype=datatype, shape=(1, 1))
+        message.raw_input_contents.append(_raw(datatype, [1]))
     return message
+
+
+def stop_inputs() -> list[grpcclient.InferInput]:
+    """The input tensors of a `stop` request (sync client; the id goes with the request)."""
+    inputs = []
+    for name, datatype in _STOP_INPUTS:
+        tensor = grpcclient.InferInput(name, [1, 1], datatype)
+        tensor.set_data_from_numpy(np.ones((1, 1), triton_to_np_dtype(datatype)))
+        inputs.append(tensor)
+    return inputs
+
+
+def is_final(response: service_pb2.ModelInferResponse) -> bool:
+    """Whether `response` is its request's last (the flag asked for with EMPTY_FINAL)."""
+    parameters = response.parameters
+    return FINAL_FLAG in parameters and parameters[FINAL_FLAG].bool_param
 
 
 class Reply(NamedTuple):
@@ -201,6 +226,4 @@ def parse_response(response: service_pb2.ModelInferResponse) -> Reply:
             text = _text(response.raw_output_contents[index])
         elif output.name == TOKENS_OUTPUT and output.shape:
             tokens = int(output.shape[-1])
-    parameters = response.parameters
-    final = FINAL_FLAG in parameters and parameters[FINAL_FLAG].bool_param
-    return Reply(text, tokens, final)
+    return Reply(text, tokens, is_final(response))

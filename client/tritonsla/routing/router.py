@@ -1,7 +1,8 @@
 """The routing state both clients share: table, policy, live load, health, latency, errors.
 
-`Router.decide` is the per-request decision (policy over the live boards); `finish` feeds the
-outcome back (latency learned, replica marked down). The transport lives in the clients.
+`Router.decide` is the per-request decision (policy over the live boards); `finished` and
+`attempt_failed` feed each attempt's outcome back (latency learned, replica marked down or
+suspect, whether to try another replica). The transport lives in the clients.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from tritonclient.utils import InferenceServerException
 
 from tritonsla.errors import ModelDataError
 from tritonsla.routing.errors import (
+    ConnectTimeoutError,
     InferenceFailedError,
     ReplicaUnavailableError,
     RequestError,
+    RequestTimeoutError,
     ServerRejectedError,
     StreamBrokenError,
     TotalTimeoutError,
@@ -125,6 +128,7 @@ class Router:
         self.load.end(decision.replica, decision.endpoint)
         if result is None or result.send_ns is None or not result.chunks:
             return
+        self.health.served(decision.replica.address)
         e2e_ms = (result.end_ns - result.send_ns) / 1e6
         if result.streamed:
             ttft_ms = (result.chunks[0].arrival_ns - result.send_ns) / 1e6
@@ -133,8 +137,19 @@ class Router:
         elif result.output_tokens:
             self.latency.observe_whole(decision.endpoint.model, e2e_ms, result.output_tokens)
 
-    def replica_failed(self, replica: Replica) -> None:
-        self.health.mark_down(replica.address, time.monotonic())
+    def attempt_failed(self, decision: Decision, error: RequestError, answered: bool) -> bool:
+        """Release the slot and judge the replica by `error`: refused or silent while connecting
+        marks it down; a timeout before any response (`answered`: one came) marks it suspect.
+        Either way it is probed before it serves again. True when another replica may take the
+        request: those cases but the timeout, and a full queue (alive but not now)."""
+        self.load.end(decision.replica, decision.endpoint)
+        address = decision.replica.address
+        if isinstance(error, ReplicaDown | ConnectTimeoutError):
+            self.health.mark_down(address, time.monotonic())
+            return True
+        if isinstance(error, RequestTimeoutError) and not answered:
+            self.health.mark_suspect(address, time.monotonic())
+        return isinstance(error, ServerRejectedError)
 
     # --- results -----------------------------------------------------------------------------
     @functools.cached_property

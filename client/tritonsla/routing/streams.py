@@ -6,13 +6,14 @@ each response to its request's `Exchange` (perf_analyzer --streaming works the s
 response the client only parses; a request has one deadline timer, and its consumer wakes for
 each chunk (`incremental`) or only at the end.
 
-Cancelling one request of a shared stream: Triton 2.51 cancels whole gRPC calls only, so an
-abandoned request is stopped the TensorRT-LLM way, by a `stop` request to its engine carrying its
-id, sent again every STOP_RETRY_S until its final response comes (a request still queued before
-the engine is not found by an early stop). A model outside the contract has no engine to stop:
-its answer finishes on the server and is dropped. A `dedicated` stream carries one request and
-abandoning it cancels the gRPC call, which Triton sees (requests still queued are dropped; the
-BLS turns the cancellation into a stop).
+Cancelling one request: Triton 2.51 cancels whole gRPC calls only, and does not pass a
+cancellation on to the engine behind an ensemble, so an abandoned request is stopped the
+TensorRT-LLM way, by a `stop` request to its engine carrying its id, sent on the request's stream
+per STOP_RESEND_DELAYS_S until its final response comes (a request still queued before the
+engine is not found by an early stop). A `dedicated` stream carries one request: it is
+half-closed once that request ends, or cancelled when the stop schedule runs out (Triton then
+drops a request still queued). A model outside the contract has no engine to stop: a dedicated
+stream is cancelled at once; on the shared stream its answer finishes and is dropped.
 """
 
 from __future__ import annotations
@@ -32,12 +33,18 @@ from tritonsla.routing.errors import (
     StreamBrokenError,
     TotalTimeoutError,
 )
-from tritonsla.routing.request import Reply, parse_response, stop_request
+from tritonsla.routing.request import (
+    STOP_RESEND_DELAYS_S,
+    Reply,
+    parse_response,
+    stop_request,
+)
 from tritonsla.routing.result import Recorder
 from tritonsla.routing.router import classify
 from tritonsla.routing.transport import as_server_exception
 
-STOP_RETRY_S = 0.1
+POLL_S = 0.025
+"""How often closing checks whether stopped or in-flight requests have ended."""
 CLOSE_GRACE_S = 2.0
 """Closing waits up to this long for stopped requests to end: cancelling the stream under them
 would make Triton cancel them too (and the BLS model of Triton 2.51 may then not unload)."""
@@ -73,6 +80,11 @@ class Exchange:
         self._total_at = now + call.remaining_s()
         self._timer_at = min(now + call.timeout.first_token, self._total_at)
         self._timer = self._loop.call_at(self._timer_at, self._expire)
+
+    @property
+    def deadline(self) -> float:
+        """Loop time at which the call's budget runs out."""
+        return self._total_at
 
     @property
     def request_id(self) -> str:
@@ -151,6 +163,15 @@ class Stream:
         """Whether a request with this id is in flight here (ids must be unique per stream)."""
         return request_id in self._open
 
+    def busy(self) -> bool:
+        """Whether a request is in flight (or being stopped) here."""
+        return bool(self._open)
+
+    def settled_by(self) -> float:
+        """Loop time by which every request here has ended: its deadline, then its stops."""
+        deadlines = [exchange.deadline for exchange in self._open.values()]
+        return max(deadlines, default=0.0) + sum(STOP_RESEND_DELAYS_S)
+
     def stopping(self) -> bool:
         """Whether abandoned requests still wait for their stop to end them on the server."""
         return not self.broken and any(e.abandoned for e in self._open.values())
@@ -165,16 +186,10 @@ class Stream:
         request_id = exchange.request_id
         if self._open.get(request_id) is not exchange:
             return  # already over on the server
-        if self.dedicated:
-            del self._open[request_id]
-            self.broken = True
-            self.cancel()
-            return
         if exchange.engine_model is None:
-            del self._open[request_id]
+            self._give_up(exchange)
             return
-        stop = stop_request(exchange.engine_model, request_id)
-        self._stop(exchange, stop, self.loop.time() + exchange.call.timeout.total)
+        self._stop(exchange, stop_request(exchange.engine_model, request_id), 0)
 
     def close(self) -> None:
         """End the call: half-close it when nothing is in flight (a cancellation right after an
@@ -191,14 +206,22 @@ class Stream:
         if not self.reader.done():
             self._call.cancel()
 
-    def _stop(self, exchange: Exchange, stop: service_pb2.ModelInferRequest, until: float) -> None:
+    def _stop(self, exchange: Exchange, stop: service_pb2.ModelInferRequest, sent: int) -> None:
+        """Send `stop` (the `sent`-th time), and again after its wait, until the request ends."""
         if self._open.get(exchange.request_id) is not exchange:
             return  # the final response came: the engine let go of the request
-        if self.broken or self.loop.time() >= until:
-            del self._open[exchange.request_id]
+        if self.broken or sent == len(STOP_RESEND_DELAYS_S):
+            self._give_up(exchange)
             return
         self._outbox.put_nowait(stop)
-        self.loop.call_later(STOP_RETRY_S, self._stop, exchange, stop, until)
+        self.loop.call_later(STOP_RESEND_DELAYS_S[sent], self._stop, exchange, stop, sent + 1)
+
+    def _give_up(self, exchange: Exchange) -> None:
+        """Forget an abandoned request; a dedicated stream is cancelled (Triton sees that)."""
+        del self._open[exchange.request_id]
+        if self.dedicated and not self.broken:
+            self.broken = True
+            self.cancel()
 
     async def _outgoing(self) -> AsyncIterator[service_pb2.ModelInferRequest]:
         while True:
@@ -283,6 +306,15 @@ class Connection:
         stream.reader.add_done_callback(lambda _: self._streams.discard(stream))
         return stream
 
+    async def retire(self) -> None:
+        """Close once the requests on this connection have ended (each by its deadline or its
+        stop schedule: bounded). Closing at once would fail them with the wrong error."""
+        loop = asyncio.get_running_loop()
+        until = max((stream.settled_by() for stream in self._streams), default=0.0)
+        while any(stream.busy() for stream in self._streams) and loop.time() < until:
+            await asyncio.sleep(POLL_S)
+        await self.close()
+
     async def close(self) -> None:
         """End every stream (once its stopped requests ended, within CLOSE_GRACE_S), wait for
         their readers (cancelling streams the server does not end in time), close the channel."""
@@ -290,12 +322,12 @@ class Connection:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CLOSE_GRACE_S
         while any(stream.stopping() for stream in streams) and loop.time() < deadline:
-            await asyncio.sleep(STOP_RETRY_S / 4)
+            await asyncio.sleep(POLL_S)
         for stream in streams:
             stream.close()
         readers = [stream.reader for stream in streams]
         if readers:
-            await asyncio.wait(readers, timeout=max(deadline - loop.time(), STOP_RETRY_S))
+            await asyncio.wait(readers, timeout=max(deadline - loop.time(), POLL_S))
             for stream in streams:
                 stream.cancel()
             await asyncio.gather(*readers, return_exceptions=True)

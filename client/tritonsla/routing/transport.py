@@ -3,6 +3,13 @@
 Each connection has its own subchannel (a dead replica's reconnect backoff does not leak into
 the next connection) and a short reconnect backoff; opening one checks server readiness within
 the connect timeout, so a refused or silent replica fails fast with a typed error.
+
+Keepalive: while a call is open, a connection that has been quiet for KEEPALIVE_TIME_MS is
+pinged, and closed when the ping is not answered within KEEPALIVE_TIMEOUT_MS, so a half-open
+connection or a frozen server fails the calls on it (UNAVAILABLE: the replica is marked down)
+instead of leaving them to their timeouts. gRPC's default of at most two pings until the client
+sends data again is kept: Triton's default ping policy (one ping per 5 minutes without data, two
+strikes) then never closes a healthy connection.
 """
 
 from __future__ import annotations
@@ -14,12 +21,19 @@ from tritonclient.utils import InferenceServerException
 
 from tritonsla.routing.errors import ConnectTimeoutError, ReplicaUnavailableError
 
+KEEPALIVE_TIME_MS = 10_000
+KEEPALIVE_TIMEOUT_MS = 5_000
+
 CHANNEL_ARGS = [
     ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
     ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
     ("grpc.use_local_subchannel_pool", 1),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+    ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+    # with grpcio 1.85 only this closed the connection to a frozen tritonserver
+    ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
 ]
 
 

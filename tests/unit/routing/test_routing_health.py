@@ -1,4 +1,4 @@
-"""Replica health: capped exponential backoff between probes."""
+"""Replica health: capped exponential backoff between probes; suspects and their strikes."""
 
 from __future__ import annotations
 
@@ -32,6 +32,20 @@ def test_down_replicas_are_due_for_a_probe_after_their_backoff():
     board.mark_up("a:1")
     assert board.is_up("a:1") and board.due(1e9) == []
     assert board.mark_down("a:1", now=200.0) == 201.0  # a new outage starts from the base
+
+
+def test_a_suspect_is_held_out_until_a_probe_and_strikes_grow_until_it_serves():
+    board = HealthBoard(base=1.0, cap=8.0)
+    assert board.mark_suspect("a:1", now=100.0) == 101.0  # first timeout: probed soon
+    assert not board.is_up("a:1") and board.due(101.0) == ["a:1"]
+    assert board.mark_suspect("a:1", now=100.5) == 101.0  # held out already: schedule stands
+    board.mark_up("a:1")  # the probe answered
+
+    assert board.mark_suspect("a:1", now=110.0) == 112.0  # timed out again before serving
+    assert board.mark_down("a:1", now=112.0) == 116.0  # the probe went unanswered
+    board.mark_up("a:1")
+    board.served("a:1")  # a request answered: strikes cleared
+    assert board.mark_suspect("a:1", now=200.0) == 201.0
 
 
 def test_probe_of_a_closed_port_is_false_quickly():

@@ -1,5 +1,6 @@
 """The asyncio client's shared stream against a scripted gRPC call: answers by request id,
-typed failures, deadlines, stops of abandoned requests, dedicated streams (no server)."""
+typed failures, deadlines, bounded stops of abandoned requests, dedicated streams, retired
+connections (no server)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from tritonsla.routing import (
     StreamBrokenError,
     Timeout,
     TotalTimeoutError,
+    streams,
 )
 from tritonsla.routing.call import make_call
 from tritonsla.routing.policy import RouteRequest
 from tritonsla.routing.result import Recorder
 from tritonsla.routing.router import Pin, Router
-from tritonsla.routing.streams import STOP_RETRY_S, Exchange, Stream
+from tritonsla.routing.streams import Connection, Exchange, Stream
 from tritonsla.routing.table import EndpointTable
 
 TARGET = "10.0.0.1:8001"
@@ -87,6 +89,31 @@ class ScriptedStub:
     def ModelStreamInfer(self, requests):  # the gRPC method's name
         self.calls.append(ScriptedCall(requests))
         return self.calls[-1]
+
+
+class ScriptedChannel:
+    """A grpc.aio channel whose ModelStreamInfer calls are ScriptedCalls; records `close`."""
+
+    def __init__(self) -> None:
+        self.stub = ScriptedStub()
+        self.closed = False
+
+    def stream_stream(self, method: str, **_: object) -> Callable:
+        return self.stub.ModelStreamInfer
+
+    def __getattr__(self, name: str) -> Callable:  # the stub's other methods: never called
+        return lambda *args, **kwargs: None
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+FAST_STOPS = (0.01, 0.02, 0.04)
+
+
+@pytest.fixture
+def fast_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streams, "STOP_RESEND_DELAYS_S", FAST_STOPS)
 
 
 @pytest.fixture
@@ -173,35 +200,56 @@ def test_first_token_then_total_deadlines(router):
     run(test)
 
 
-def test_abandoned_requests_are_stopped_at_their_engine_until_they_end(router):
+def test_abandoned_requests_are_stopped_at_their_engine_until_they_end(router, fast_stops):
     async def test() -> None:
         stub = ScriptedStub()
         stream = Stream(stub, TARGET, dedicated=False)
         gone = exchange(stream, router, "g")
         gone.abandon()
-        await asyncio.sleep(STOP_RETRY_S * 2.5)  # the engine did not have it yet: sent again
+        await asyncio.sleep(FAST_STOPS[0] * 1.5)  # the engine did not have it yet: sent again
         call = stub.calls[0]
         stops = [m for m in call.written if m.model_name == ENGINE]
-        assert len(stops) >= 2 and {m.id for m in stops} == {"g"}
+        assert len(stops) == 2 and {m.id for m in stops} == {"g"}
         assert stream.stopping() and not call.cancelled  # the shared stream stays open
         call.answer("g", "ignored")
         call.answer("g", final=True)
         await settle()
         assert not gone.recorder.chunks and not stream.stopping()
         written = len(call.written)
-        await asyncio.sleep(STOP_RETRY_S * 1.5)
+        await asyncio.sleep(sum(FAST_STOPS))
         assert len(call.written) == written  # ended: no more stops
 
     run(test)
 
 
-def test_a_dedicated_stream_is_cancelled_with_its_request_or_closed_after_it(router):
+def test_stops_are_bounded_when_no_final_response_comes(router, fast_stops):
     async def test() -> None:
         stub = ScriptedStub()
-        cancelled = Stream(stub, TARGET, dedicated=True)
-        exchange(cancelled, router, "c").abandon()
-        await cancelled.reader
-        assert stub.calls[0].cancelled and cancelled.broken
+        shared = Stream(stub, TARGET, dedicated=False)
+        exchange(shared, router, "s").abandon()
+        dedicated = Stream(stub, TARGET, dedicated=True)
+        exchange(dedicated, router, "d").abandon()
+        await asyncio.sleep(sum(FAST_STOPS) * 2)
+        shared_call, dedicated_call = stub.calls
+        for call in stub.calls:  # one stop per entry of the schedule, then no more
+            assert len([m for m in call.written if m.model_name == ENGINE]) == len(FAST_STOPS)
+        assert not shared.stopping() and not shared.broken and not shared_call.cancelled
+        assert dedicated.broken and dedicated_call.cancelled  # Triton drops it if queued
+
+    run(test)
+
+
+def test_a_dedicated_stream_stops_its_request_then_half_closes(router, fast_stops):
+    async def test() -> None:
+        stub = ScriptedStub()
+        stopped = Stream(stub, TARGET, dedicated=True)
+        exchange(stopped, router, "c").abandon()
+        await settle()
+        call = stub.calls[0]
+        assert [m.model_name for m in call.written] == ["m", ENGINE] and not call.cancelled
+        call.answer("c", final=True)  # the engine let go
+        await settle()
+        assert call._writer.done() and not call.cancelled  # half-closed, not cancelled
 
         done = Stream(stub, TARGET, dedicated=True)
         answered = exchange(done, router, "d")
@@ -210,6 +258,30 @@ def test_a_dedicated_stream_is_cancelled_with_its_request_or_closed_after_it(rou
         await settle()
         writer = stub.calls[1]._writer
         assert writer.done() and not stub.calls[1].cancelled  # half-closed, not cancelled
+
+        other = Stream(stub, TARGET, dedicated=True)  # a model with no engine to stop
+        found = exchange(other, router, "o")
+        found.engine_model = None
+        found.abandon()
+        await other.reader
+        assert stub.calls[2].cancelled and other.broken
+
+    run(test)
+
+
+def test_a_retired_connection_closes_once_its_requests_ended(router, fast_stops):
+    async def test() -> None:
+        channel = ScriptedChannel()
+        connection = Connection(channel, TARGET)  # type: ignore[arg-type]
+        stream = connection.stream("a", dedicated=False)
+        running = exchange(stream, router, "a")
+        retiring = asyncio.create_task(connection.retire())
+        await asyncio.sleep(sum(FAST_STOPS))
+        assert not channel.closed  # the request in flight ends first, with its own answer
+        channel.stub.calls[0].answer("a", "x", final=True)
+        await running.wait()
+        await retiring
+        assert channel.closed and running.finished
 
     run(test)
 
