@@ -1,4 +1,7 @@
-"""Turn schema validation failures into ConfigErrors that name the file, field path and fix."""
+"""Turn schema validation failures into ConfigErrors that name the file, field path and fix.
+
+The schema holds types, ranges and allowed keys only (cross-field rules live in rules.py), so
+one layer of values (a profile file, a deploy file's overrides, --set) can be checked alone."""
 
 from __future__ import annotations
 
@@ -63,11 +66,19 @@ def _fix_for(error: dict[str, Any]) -> str:
 
 
 def config_errors(
-    file: str, model: type[BaseModel], error: ValidationError, prefix: str = ""
+    file: str,
+    model: type[BaseModel],
+    error: ValidationError,
+    prefix: str = "",
+    *,
+    missing: bool = True,
 ) -> list[ConfigError]:
-    """One ConfigError per pydantic error, located in `file` under `prefix`."""
+    """One ConfigError per pydantic error, located in `file` under `prefix` (`missing`: also
+    required fields that are absent)."""
     found = []
     for item in error.errors():
+        if item["type"] == "missing" and not missing:
+            continue
         loc = tuple(item["loc"])
         if item["type"] == "extra_forbidden":
             holder = _model_at(model, loc[:-1])
@@ -80,3 +91,16 @@ def config_errors(
             ConfigError(file, field_path(loc, prefix), f"{item['msg']}{shown}", _fix_for(item))
         )
     return found
+
+
+def layer_errors(
+    file: str, model: type[BaseModel], data: dict[str, Any], prefix: str = ""
+) -> list[ConfigError]:
+    """Errors of the values one file (or option) sets, checked on their own against `model`:
+    types, ranges and unknown keys. Fields it leaves out are another layer's (or defaults), so
+    absent required fields are not errors here."""
+    try:
+        model.model_validate(data)
+    except ValidationError as error:
+        return config_errors(file, model, error, prefix, missing=False)
+    return []

@@ -2,7 +2,9 @@
 
 Relative paths in a deploy file resolve against the deploy file's folder (as docker-compose
 does). Errors name the file that supplied the bad value: the profile file, the deploy file's
-`overrides.<profile>` or the `--set` option.
+`overrides.<profile>` or the `--set` option. Each of the three is type-checked on its own before
+they merge, so a bad value is reported against its file even where a later layer replaces it
+(a profile's `max_batch_size: "eight"` under a deploy override is still an error).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from tritonsla.errors import ConfigError, ConfigErrors
-from tritonsla.profiles.diagnostics import config_errors, unknown_key_error
+from tritonsla.profiles.diagnostics import config_errors, layer_errors, unknown_key_error
 from tritonsla.profiles.schema import Deploy, Profile
 
 SET_SOURCE = "--set"
@@ -126,7 +128,11 @@ def _load_profile(
 ) -> Profile:
     data = read_yaml_mapping(file)
     merged = deep_merge(deep_merge(data, overrides), sets)
-    errors: list[ConfigError] = []
+    errors = [
+        *layer_errors(display_path(file), Profile, data),
+        *layer_errors(deploy_file, Profile, overrides, f"overrides.{name}"),
+        *layer_errors(SET_SOURCE, Profile, sets, name),
+    ]
     if data.get("name") != name:
         errors.append(
             ConfigError(
@@ -139,8 +145,11 @@ def _load_profile(
     try:
         profile = Profile.model_validate(merged)
     except ValidationError as error:
+        reported = {str(e) for e in errors}  # a layer's own error is the merged one, located
         for found in config_errors(display_path(file), Profile, error):
-            errors.append(_attribute(found, name, overrides, sets, deploy_file))
+            located = _attribute(found, name, overrides, sets, deploy_file)
+            if str(located) not in reported:
+                errors.append(located)
         raise ConfigErrors(errors) from error
     if errors:
         raise ConfigErrors(errors)
