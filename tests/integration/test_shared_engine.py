@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import ROOT, ServedDeployment
 from tritonsla.routing import AsyncSlaClient, Replica
@@ -26,11 +27,12 @@ PROMPT = "Once upon a time"
 
 
 def shared_variant(folder: Path, **engine: object) -> Path:
-    """deploy/cpu-shared.yaml with one engine instance sized by `engine` (absolute paths)."""
+    """deploy/cpu-shared.yaml with one engine instance (unless `engine` says) sized by `engine`
+    (absolute paths)."""
     data = yaml.safe_load((ROOT / "deploy" / "cpu-shared.yaml").read_text())
     data["profiles_dir"] = str(ROOT / "profiles")
     data["model"]["checkpoint"] = data["model"]["tokenizer"] = str(ROOT / "assets" / "tiny-gpt2")
-    data["shared_engine"].update(instances=1, **engine)
+    data["shared_engine"].update({"instances": 1, **engine})
     data.pop("budget")  # a test-sized engine, not the compared budget
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "deploy.yaml"
@@ -45,6 +47,36 @@ def preemptions(served: ServedDeployment) -> float:
     )
     assert found, "no tritonsla_engine_preemptions_total for the shared engine"
     return float(found.group(1))
+
+
+def test_engine_instances_add_up_in_tensorrt_llm_metrics(serve, tmp_path):
+    # Triton keeps one series per label set, so both instances of the engine add to it: the
+    # router and schedulers see the model's slots and blocks, not one instance's.
+    deploy = shared_variant(tmp_path, instances=2, max_batch_size=2, kv_cache={"max_tokens": 1024})
+    served = serve(deploy=deploy)
+    text = urllib.request.urlopen(served.endpoints.metrics_url, timeout=10).read().decode()
+    found = {
+        (
+            family.name,
+            sample.labels.get("request_type") or sample.labels["kv_cache_block_type"],
+        ): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name in ("nv_trt_llm_request_metrics", "nv_trt_llm_kv_cache_block_metrics")
+        for sample in family.samples
+        if sample.labels["model"] == "tensorrt_llm"
+    }
+    requests, blocks = "nv_trt_llm_request_metrics", "nv_trt_llm_kv_cache_block_metrics"
+    assert found == {
+        (requests, "active"): 0,
+        (requests, "scheduled"): 0,
+        (requests, "waiting"): 0,
+        (requests, "max"): 4,  # 2 slots x 2 instances
+        (blocks, "max"): 64,  # 1024 tokens / 32 per block x 2 instances
+        (blocks, "free"): 64,
+        (blocks, "used"): 0,
+        (blocks, "tokens_per"): 32,  # each instance adds half of its own
+        (blocks, "fraction"): 0,
+    }
 
 
 def client(served: ServedDeployment, target: str = "bls") -> AsyncSlaClient:
