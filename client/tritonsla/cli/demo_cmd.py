@@ -43,6 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="compare topologies whose stated budgets (cores, slots, KV tokens) differ",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even when it is not an earlier demo report",
+    )
     parser.set_defaults(handler=run_demo_cmd)
 
 
@@ -83,6 +88,7 @@ def run_demo_cmd(args: argparse.Namespace, console: Console) -> int:
         capacity=capacity,
         seed=args.seed,
         allow_unequal_compute=args.allow_unequal_compute,
+        force=args.force,
     )
     result = run_demo(options, console)
     console.print(parity_table(result.results))

@@ -64,6 +64,14 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def port(text: str) -> int:
+    """A TCP port: 0 (any free port) to 65535."""
+    value = int(_number(text, int, "a port from 0 to 65535"))
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0."""
     value = _number(text, float, "a number > 0")

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonsla import contract
-from tritonsla.cli.options import add_deployment_options
+from tritonsla.cli.options import add_deployment_options, port, positive_float
 from tritonsla.cli.render_cmd import add_force_option, default_repo
 from tritonsla.profiles.loading import Deployment
 from tritonsla.repo.pipeline import render
@@ -58,9 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_force_option(serve, "the --repo folder")
     serve.add_argument("--host", help="listen address (default: deploy server.host)")
-    serve.add_argument("--http-port", type=int, help="default: deploy server.http_port")
-    serve.add_argument("--grpc-port", type=int, help="default: deploy server.grpc_port")
-    serve.add_argument("--metrics-port", type=int, help="default: deploy server.metrics_port")
+    serve.add_argument("--http-port", type=port, help="default: deploy server.http_port")
+    serve.add_argument("--grpc-port", type=port, help="default: deploy server.grpc_port")
+    serve.add_argument("--metrics-port", type=port, help="default: deploy server.metrics_port")
     serve.add_argument(
         "--open-model-control",
         action="store_true",
@@ -72,7 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stay attached; Ctrl-C stops the server; exit with the server's status if it dies",
     )
-    serve.add_argument("--startup-timeout", type=float, default=300.0, help="seconds")
+    serve.add_argument("--startup-timeout", type=positive_float, default=300.0, help="seconds")
     serve.add_argument("--run-dir", type=Path, default=None, help="where state and log live")
     serve.set_defaults(handler=run_serve)
 
