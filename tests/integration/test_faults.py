@@ -29,6 +29,7 @@ from tests.integration.test_routing import fork_safe, hard_stop, realtime_only_d
 from tritonsla.routing import (
     AsyncSlaClient,
     GenerationResult,
+    Replica,
     RequestError,
     RequestTimeoutError,
     ServerRejectedError,
@@ -168,15 +169,24 @@ class FrozenRun:
                 self.first_timeout = ended
 
     def check(self) -> Tally:
-        """Tally it; at most one request sent after the first timeout may wait one out too."""
+        """Tally it; at most one request sent after the first timeout may wait on the frozen
+        replica too: wait out a timeout, or fail over from it (a connect or keepalive timeout)."""
         tally = Tally(self.name)
         for _, _, outcome in self.timed:
             tally.add(outcome)
         tally.report()
         first = self.first_timeout
         assert first is not None, "no request reached the frozen replica"
-        late = [o for sent, _, o in self.timed if sent > first and o in tally.waited]
-        print(f"{self.name}: {len(late)} request(s) sent after the first timeout waited one out")
+        failed_over = [o for o in tally.results if o.attempts > 1]
+        late = [
+            o
+            for sent, _, o in self.timed
+            if sent > first and (o in tally.waited or o in failed_over)
+        ]
+        print(
+            f"{self.name}: {len(failed_over)} failed over; {len(late)} request(s) sent after "
+            "the first timeout waited on the frozen replica"
+        )
         assert len(late) <= 1
         assert all(isinstance(e, RequestTimeoutError) for e in tally.errors)
         return tally
@@ -185,7 +195,9 @@ class FrozenRun:
 def test_a_frozen_replica_is_held_out_and_serves_again_once_thawed(serve, tmp_path):
     deploy = realtime_only_deploy(tmp_path / "deploy")
     survivor, victim = (fork_safe(lambda: serve(deploy=deploy)) for _ in range(2))
-    replicas = [replica(survivor), replica(victim)]
+    # addresses only: no pending counts from metrics, so the frozen replica's stale load does
+    # not keep traffic away; once its requests time out it has the fewest outstanding
+    replicas = [Replica(survivor.endpoints.grpc_address), Replica(victim.endpoints.grpc_address)]
     victim_address = victim.endpoints.grpc_address
     concurrency, timeout = 8, Timeout(4.0)
 
@@ -297,8 +309,14 @@ def test_a_full_queue_answers_typed_rejections_on_the_sync_client(serve, tmp_pat
     tally.report()
     assert tally.results and tally.errors and not tally.waited
     assert all(isinstance(e, ServerRejectedError) for e in tally.errors)
-    # Triton's queue ("Exceeds maximum queue size") or the engine's waiting queue
-    assert all(re.search(r"max(imum)?[ _]queue[ _]size", str(e)) for e in tally.errors)
+    # full: Triton's queue ("Exceeds maximum queue size") or the engine's waiting queue; a
+    # request that waited past realtime's 2 s queue timeout is rejected too ("timeout expired")
+    reasons = Counter(
+        "full" if re.search(r"max(imum)?[ _]queue[ _]size", str(e)) else str(e)
+        for e in tally.errors
+    )
+    print(f"rejections: {dict(reasons)}")
+    assert reasons["full"] and all(r == "full" or "timeout expired" in r for r in reasons)
     hard_stop(served.server)
 
 

@@ -7,6 +7,8 @@ from tritonclient.utils import InferenceServerException
 
 from tritonsla.profiles.loading import load_deployment
 from tritonsla.routing.errors import (
+    ConnectTimeoutError,
+    FirstTokenTimeoutError,
     InferenceFailedError,
     ReplicaUnavailableError,
     ServerRejectedError,
@@ -26,6 +28,31 @@ from tritonsla.routing.transport import ReplicaDown
 @pytest.fixture
 def router(table) -> Router:
     return Router(table)
+
+
+@pytest.mark.parametrize(
+    ("error", "answered", "retry", "health"),
+    [
+        (ReplicaDown("refused"), False, True, "down"),
+        (ConnectTimeoutError(1.0, "a"), False, True, "down"),
+        (FirstTokenTimeoutError(1.0, "a"), False, False, "suspect"),
+        (TotalTimeoutError(1.0, "a"), False, False, "suspect"),  # no response at all
+        (TotalTimeoutError(1.0, "a"), True, False, "up"),  # slow, not silent
+        (ServerRejectedError("full"), False, True, "up"),
+        (InferenceFailedError("bad input"), False, False, "up"),
+    ],
+)
+def test_a_failed_attempt_judges_its_replica(router, error, answered, retry, health):
+    decision = router.decide(RouteRequest(8, sla="realtime"), Pin())
+    address = decision.replica.address
+    router.started(decision)
+    assert router.attempt_failed(decision, error, answered) is retry
+    assert router.load.outstanding(decision.replica, decision.endpoint) == 0
+    assert router.health.is_up(address) is (health == "up")
+    if health == "suspect":  # held out, probed soon; a second timeout there waits longer
+        router.health.mark_up(address)
+        first = router.health.mark_suspect(address, now=0.0)
+        assert first == pytest.approx(0.2)
 
 
 def test_routed_decision_uses_the_live_boards(router):
