@@ -26,6 +26,7 @@ from typing_extensions import Unpack
 from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.routing.call import Call, CallOptions, failed, make_call
 from tritonsla.routing.errors import (
+    ReplicaUnavailableError,
     RequestError,
     ServerRejectedError,
     TotalTimeoutError,
@@ -199,10 +200,17 @@ class AsyncSlaClient:
         tried: set[str] = set()
         recorder: Recorder | None = None
         last: RequestError | None = None
+        revived = False  # once per call: probe replicas held out when none is left
         while True:
             try:
                 decision = self.router.decide(call.route, call.pin, frozenset(tried))
             except RequestError as error:
+                if isinstance(error, ReplicaUnavailableError) and not revived:
+                    revived = True
+                    if call.remaining_s() > 0 and await asyncio.to_thread(
+                        self.router.revive, call.remaining_s()
+                    ):
+                        continue
                 if isinstance(last, ServerRejectedError):  # alive but full: say so
                     raise failed(last, recorder) from None
                 raise failed(error, recorder) from last

@@ -31,6 +31,7 @@ from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.routing.call import Call, CallOptions, failed, make_call
 from tritonsla.routing.errors import (
     FirstTokenTimeoutError,
+    ReplicaUnavailableError,
     RequestError,
     ServerRejectedError,
     TotalTimeoutError,
@@ -275,10 +276,15 @@ class SlaClient:
         tried: set[str] = set()
         recorder: Recorder | None = None
         last: RequestError | None = None
+        revived = False  # once per call: probe replicas held out when none is left
         while True:
             try:
                 decision = self.router.decide(call.route, call.pin, frozenset(tried))
             except RequestError as error:
+                if isinstance(error, ReplicaUnavailableError) and not revived:
+                    revived = True
+                    if call.remaining_s() > 0 and self.router.revive(call.remaining_s()):
+                        continue
                 if isinstance(last, ServerRejectedError):  # alive but full: say so
                     raise failed(last, recorder) from None
                 raise failed(error, recorder) from last

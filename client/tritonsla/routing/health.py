@@ -18,6 +18,7 @@ from tritonclient.utils import InferenceServerException
 
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 5.0
+PROBE_TIMEOUT_S = 1.0
 
 PROBE_CHANNEL_ARGS = [("grpc.use_local_subchannel_pool", 1)]
 """A probe gets its own connection: a shared one may still sit in gRPC's reconnect backoff."""
@@ -76,6 +77,11 @@ class HealthBoard:
         if address in self._strikes:
             with self._lock:
                 self._strikes.pop(address, None)
+
+    def held_out(self) -> list[str]:
+        """Replicas out of rotation (down or suspect)."""
+        with self._lock:
+            return list(self._down)
 
     def due(self, now: float) -> list[str]:
         """Replicas out of rotation whose next probe time has come."""

@@ -15,13 +15,12 @@ import time
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from tritonsla.routing.health import probe_ready
+from tritonsla.routing.health import PROBE_TIMEOUT_S, probe_ready
 from tritonsla.routing.load import Counters, fetch_metrics, statistics_counters
 from tritonsla.routing.router import Router
 from tritonsla.routing.table import Replica
 
 DEFAULT_INTERVAL_S = 0.25
-PROBE_TIMEOUT_S = 1.0
 
 
 class Monitor:

@@ -25,7 +25,7 @@ from tritonsla.routing.errors import (
     TotalTimeoutError,
     TransportError,
 )
-from tritonsla.routing.health import HealthBoard
+from tritonsla.routing.health import PROBE_TIMEOUT_S, HealthBoard, probe_ready
 from tritonsla.routing.latency import LatencyTracker
 from tritonsla.routing.load import LoadBoard
 from tritonsla.routing.policy import (
@@ -150,6 +150,19 @@ class Router:
         if isinstance(error, RequestTimeoutError) and not answered:
             self.health.mark_suspect(address, time.monotonic())
         return isinstance(error, ServerRejectedError)
+
+    def revive(self, budget_s: float) -> bool:
+        """Probe every replica out of rotation now (each within PROBE_TIMEOUT_S and `budget_s`);
+        True when one answered and is back. For a request that finds none left: a lone replica
+        is not refused for its backoff once it answers."""
+        revived = False
+        for address in self.health.held_out():
+            if probe_ready(address, min(PROBE_TIMEOUT_S, budget_s)):
+                self.health.mark_up(address)
+                revived = True
+            else:
+                self.health.mark_down(address, time.monotonic())
+        return revived
 
     # --- results -----------------------------------------------------------------------------
     @functools.cached_property

@@ -23,6 +23,7 @@ from tritonsla.routing.result import Chunk, Recorder
 from tritonsla.routing.router import Pin, Router, classify
 from tritonsla.routing.table import EndpointTable
 from tritonsla.routing.transport import ReplicaDown
+from tritonsla.server.ports import free_ports
 
 
 @pytest.fixture
@@ -151,3 +152,13 @@ def test_classify(error, chunks, expected):
     assert "h:1" in str(typed)
     if expected is StreamBrokenError:
         assert typed.chunks == tuple(CHUNK)
+
+
+def test_revive_probes_the_replicas_held_out_now(deployment):
+    (port,) = free_ports(1)
+    address = f"127.0.0.1:{port}"  # nothing listens: the probe fails at once
+    router = Router(EndpointTable.from_deployment(deployment, replicas=[address]))
+    router.health.mark_suspect(address, now=0.0)
+    assert router.health.held_out() == [address]
+    assert router.revive(budget_s=1.0) is False
+    assert not router.health.is_up(address)  # the failed probe keeps it out, with backoff
