@@ -12,15 +12,18 @@ or more replicas. A request goes to its explicit class, or to the loosest class 
 its deadline; low-priority work without a deadline goes to the batch class, the rest to the
 default class. Admission control rejects a request whose deadline the live queue cannot meet
 (or spills it to a looser class when `allow_spill=True`). Replicas are chosen by least
-outstanding requests; load is polled in the background at a bounded rate; a replica that
-refuses connections is marked down and probed with capped exponential backoff. Every call has a
-`Timeout` (connect, first token, total); non-streaming requests, and streaming ones that have
-delivered nothing yet, fail over to another replica of their class when one refuses, times out
-connecting or answers that its queue is full. Closing a stream, or cancelling the task awaiting
-it, cancels the gRPC call, so Triton sees the cancellation; `AsyncSlaClient.generate` requests
-share one gRPC stream per replica instead, and a cancelled one is stopped at its engine
-(TensorRT-LLM's `stop`). `output_tokens` is exact: every response of the ensemble and the BLS
-reports its tokens (`output_log_probs`); `min_length=max_tokens` makes lengths exact too.
+outstanding requests; load is polled in the background at a bounded rate. A replica that
+refuses connections is marked down, one that lets a request time out before any response is
+marked suspect; either is held out and probed (server readiness, bounded) with capped
+exponential backoff until it answers, and gRPC keepalive closes connections to a server that
+stopped answering. Every call has a `Timeout` (connect, first token, total); non-streaming
+requests, and streaming ones that have delivered nothing yet, fail over to another replica of
+their class when one refuses, times out connecting or answers that its queue is full. A request
+that ends early on either client (a timeout, a closed stream, a cancelled task) is stopped at its
+engine with TensorRT-LLM's `stop`, on the ensemble as on the BLS: the stop goes out on the
+request's own gRPC stream a bounded number of times, until the final response comes.
+`output_tokens` is exact: every response of the ensemble and the BLS reports its tokens
+(`output_log_probs`); `min_length=max_tokens` makes lengths exact too.
 
 Exceptions (all derive from tritonsla.errors.TritonSlaError):
 

@@ -8,10 +8,9 @@
 
 One gRPC channel per replica. `generate` requests share one long-lived stream per replica
 (`tritonsla.routing.streams`): no stream setup per request and no wake-up per chunk, which is
-what lets a load generator keep up with a fast server. Cancelling a `generate` (its task, or its
-timeout) stops the request at its engine with TensorRT-LLM's `stop`. `stream` requests, read
-chunk by chunk and often closed early, each get their own gRPC stream: closing it or cancelling
-the task cancels that gRPC call, so Triton itself sees the cancellation.
+what lets a load generator keep up with a fast server. `stream` requests, read chunk by chunk and
+often closed early, each get their own gRPC stream. Either way a request ended early (its task
+cancelled, its timeout, its stream closed) is stopped at its engine with TensorRT-LLM's `stop`.
 """
 
 from __future__ import annotations
