@@ -101,6 +101,7 @@ class AsyncSlaClient:
         self._connections = _Connections()
         self._monitor = Monitor(self.router, poll_interval)
         self._monitor_task: asyncio.Task | None = None
+        self._revival: asyncio.Future[bool] | None = None
 
     @classmethod
     def from_deploy(
@@ -206,9 +207,7 @@ class AsyncSlaClient:
             except RequestError as error:
                 if isinstance(error, ReplicaUnavailableError) and not revived:
                     revived = True
-                    if call.remaining_s() > 0 and await asyncio.to_thread(
-                        self.router.revive, call.remaining_s()
-                    ):
+                    if call.remaining_s() > 0 and await self._revive(call.remaining_s()):
                         continue
                 if isinstance(last, ServerRejectedError):  # alive but full: say so
                     raise failed(last, recorder) from None
@@ -248,6 +247,15 @@ class AsyncSlaClient:
             answer.result = recorder.result(self.router.output_tokens(recorder))
             self.router.finished(decision, answer.result)
             return
+
+    async def _revive(self, budget_s: float) -> bool:
+        """Router.revive in a worker thread, one round shared by every request awaiting it."""
+        round_ = self._revival
+        if round_ is None or round_.done():
+            round_ = self._revival = asyncio.ensure_future(
+                asyncio.to_thread(self.router.revive, budget_s)
+            )
+        return await asyncio.shield(round_)
 
     async def _send(
         self, call: Call, decision: Decision, recorder: Recorder, incremental: bool

@@ -8,6 +8,7 @@ suspect, whether to try another replica). The transport lives in the clients.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from dataclasses import dataclass
 
@@ -75,6 +76,7 @@ class Router:
         self.load = LoadBoard()
         self.health = HealthBoard()
         self.latency = LatencyTracker()
+        self._reviving = threading.Lock()
 
     # --- LoadView ----------------------------------------------------------------------------
     def pick(self, endpoint: Endpoint, exclude: frozenset[str]) -> Replica | None:
@@ -154,15 +156,20 @@ class Router:
     def revive(self, budget_s: float) -> bool:
         """Probe every replica out of rotation now (each within PROBE_TIMEOUT_S and `budget_s`);
         True when one answered and is back. For a request that finds none left: a lone replica
-        is not refused for its backoff once it answers."""
-        revived = False
-        for address in self.health.held_out():
-            if probe_ready(address, min(PROBE_TIMEOUT_S, budget_s)):
-                self.health.mark_up(address)
-                revived = True
-            else:
-                self.health.mark_down(address, time.monotonic())
-        return revived
+        is not refused for its backoff once it answers. One round at a time: callers that
+        waited for another's round see its outcome."""
+        with self._reviving:
+            held_out = self.health.held_out()
+            if not held_out:
+                return True  # another caller's round brought them back
+            revived = False
+            for address in held_out:
+                if probe_ready(address, min(PROBE_TIMEOUT_S, budget_s)):
+                    self.health.mark_up(address)
+                    revived = True
+                else:
+                    self.health.mark_down(address, time.monotonic())
+            return revived
 
     # --- results -----------------------------------------------------------------------------
     @functools.cached_property
