@@ -3,9 +3,10 @@ that lets a first token time out is suspect. Either is held out of rotation and 
 readiness over gRPC, bounded by a timeout) with capped exponential backoff, and back up when a
 probe answers.
 
-A suspect replica is probed soon (it may only have been slow), but its strikes count: a replica
-that times out again before it has answered a request is held out twice as long each time, so a
-server that answers probes but not requests (a stuck engine) draws fewer and fewer timeouts.
+A suspect replica is probed soon (it may only have been slow), but its strikes count until it
+answers a request: meanwhile it is on probation (the router gives it one request at a time), and
+each timeout holds it out twice as long, so a server that answers probes but not requests (a
+stuck engine) draws fewer and fewer timeouts.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ class HealthBoard:
         """A probe answered: back in rotation (strikes stay until a request is answered)."""
         with self._lock:
             self._down.pop(address, None)
+
+    def on_probation(self, address: str) -> bool:
+        """Whether the replica timed out and has not answered a request since."""
+        return address in self._strikes
 
     def served(self, address: str) -> None:
         """A request was answered: the replica's strikes are cleared."""

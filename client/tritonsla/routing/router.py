@@ -80,10 +80,19 @@ class Router:
 
     # --- LoadView ----------------------------------------------------------------------------
     def pick(self, endpoint: Endpoint, exclude: frozenset[str]) -> Replica | None:
+        """Least outstanding among the replicas up; one on probation only when it is idle."""
         health = self.health
-        return self.load.least_outstanding(
-            endpoint, lambda r: r.address not in exclude and health.is_up(r.address)
-        )
+        load = self.load
+
+        def usable(replica: Replica) -> bool:
+            address = replica.address
+            return (
+                address not in exclude
+                and health.is_up(address)
+                and not (health.on_probation(address) and load.outstanding(replica, endpoint))
+            )
+
+        return load.least_outstanding(endpoint, usable)
 
     def ahead(self, endpoint: Endpoint, replica: Replica) -> float:
         return self.load.score(replica, endpoint)

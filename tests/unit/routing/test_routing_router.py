@@ -162,3 +162,18 @@ def test_revive_probes_the_replicas_held_out_now(deployment):
     assert router.health.held_out() == [address]
     assert router.revive(budget_s=1.0) is False
     assert not router.health.is_up(address)  # the failed probe keeps it out, with backoff
+
+
+def test_a_replica_on_probation_takes_one_request_at_a_time(router):
+    endpoint = router.table.endpoint("realtime")
+    first, second = endpoint.replicas
+    router.health.mark_suspect(first.address, now=0.0)
+    router.health.mark_up(first.address)  # the probe answered: back, on probation
+    taken = []
+    for _ in range(4):
+        decision = router.decide(RouteRequest(8, sla="realtime"), Pin())
+        router.started(decision)
+        taken.append(decision.replica)
+    assert taken.count(first) == 1 and taken.count(second) == 3
+    router.health.served(first.address)  # it answered a request: off probation
+    assert not router.health.on_probation(first.address)
