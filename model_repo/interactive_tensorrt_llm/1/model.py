@@ -16,7 +16,7 @@ from functools import partial
 import triton_python_backend_utils as pb_utils
 
 from tritonsla.cpu.engine import Engine
-from tritonsla.cpu.engine_metrics import EngineMetrics
+from tritonsla.cpu.engine_metrics import EngineMetrics, EngineShape, instance_count
 from tritonsla.cpu.errors import QueueFullError
 from tritonsla.cpu.request import FinishReason
 from tritonsla.cpu.request_ids import RequestIds, is_stop_request
@@ -38,8 +38,13 @@ class TritonPythonModel:
         self.request_ids = RequestIds()
         self.engine = Engine(settings.engine)
         labels = {"model": args["model_name"], "version": args["model_version"]}
-        self.metric_families = []  # must outlive their metrics
-        self.metrics = EngineMetrics(partial(_gauge, self.metric_families), labels)
+        shape = EngineShape(
+            settings.engine.max_batch_size,
+            settings.engine.tokens_per_block,
+            instance_count(model_config),
+        )
+        self.metric_families = {}  # by name; must outlive their metrics
+        self.metrics = EngineMetrics(partial(_metric, self.metric_families), labels, shape)
         self.metrics_lock = threading.Lock()
         self.engine.start()
         self.publish()
@@ -94,11 +99,16 @@ class TritonPythonModel:
 
     def finalize(self):
         self.engine.stop()
+        with self.metrics_lock:
+            self.metrics.withdraw()
 
 
-def _gauge(families, name, description, labels):
-    families.append(pb_utils.MetricFamily(name, description, pb_utils.MetricFamily.GAUGE))
-    return families[-1].Metric(labels=labels)
+def _metric(families, name, description, kind, labels):
+    """A metric of family `name` (made once per model instance) with `labels`."""
+    if name not in families:
+        kinds = {"gauge": pb_utils.MetricFamily.GAUGE, "counter": pb_utils.MetricFamily.COUNTER}
+        families[name] = pb_utils.MetricFamily(name, description, kinds[kind])
+    return families[name].Metric(labels=labels)
 
 
 def _respond(sender, publish, done, event):
