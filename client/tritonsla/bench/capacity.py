@@ -49,7 +49,7 @@ class CapacitySettings:
     served_fraction: float = 0.95
     drift_ratio: float = 1.5
     drift_floor_ms: float = 50.0
-    drift_slo_fraction: float = 0.1
+    drift_slo_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         positive = ("start_rps", "min_rps", "max_rps", "tolerance", "probe_seconds", "drain_s")
