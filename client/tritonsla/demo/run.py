@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import os
 import tempfile
@@ -190,14 +191,14 @@ def run_topology(
             timeout_s=options.timeout_s,
         )
         prepared = prepare(bench)
-        counter = iter(range(1, 1000))
+        numbers = itertools.count(1)
         with RunProgress(console) as progress:
             capacity = asyncio.run(
                 find_capacity(
                     prepared,
                     options.capacity,
                     progress,
-                    on_probe=lambda p: console.print(probe_line(next(counter), p)),
+                    on_probe=lambda p: console.print(probe_line(next(numbers), p)),
                 )
             )
         print_capacity(console, capacity)
