@@ -31,6 +31,15 @@ def is_ready(http_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def serves_metrics(metrics_url: str, timeout: float = 1.0) -> bool:
+    """True when the metrics endpoint answers 200 (tritonserver opens it after HTTP and gRPC)."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+
+
 def repository_index(
     http_url: str, admin_key: str | None, timeout: float = 5.0
 ) -> list[ModelEntry]:

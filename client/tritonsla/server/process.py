@@ -107,6 +107,7 @@ class TritonServer:
         try:
             self.startup_seconds = wait_until_ready(
                 plan.endpoints.http_url,
+                metrics_url=plan.endpoints.metrics_url,
                 exit_code=self._process.poll,
                 log_file=self.log_file,
                 timeout=self._startup_timeout,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tritonsla.errors import ServerError
-from tritonsla.server.probe import is_ready
+from tritonsla.server.probe import is_ready, serves_metrics
 
 ProgressHook = Callable[[float], None]
 """Called while waiting, with the seconds elapsed since the start."""
@@ -40,8 +40,10 @@ def wait_until_ready(
     timeout: float,
     on_progress: ProgressHook | None = None,
     poll_interval: float = 0.1,
+    metrics_url: str | None = None,
 ) -> float:
-    """Poll readiness until ready; return the seconds it took.
+    """Poll readiness until ready (and, given `metrics_url`, until metrics answer too: the
+    server opens that endpoint last, so "ready" alone can precede it); return the seconds it took.
 
     Raise ServerError with the log tail when the process exits (`exit_code()` not None) or
     `timeout` passes first. The caller stops the process.
@@ -49,7 +51,7 @@ def wait_until_ready(
     started = time.monotonic()
     while True:
         elapsed = time.monotonic() - started
-        if is_ready(http_url):
+        if is_ready(http_url) and (metrics_url is None or serves_metrics(metrics_url)):
             return elapsed
         code = exit_code()
         if code is not None:

@@ -187,6 +187,7 @@ def start_detached(
     try:
         wait_until_ready(
             plan.endpoints.http_url,
+            metrics_url=plan.endpoints.metrics_url,
             exit_code=lambda: child_exit_code(pid),
             log_file=plan.log_file,
             timeout=startup_timeout,

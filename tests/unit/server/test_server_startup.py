@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import io
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,30 @@ def test_spinner_hook_shows_the_elapsed_seconds() -> None:
     with startup_spinner("starting tritonserver", Console(file=out, force_terminal=True)) as hook:
         hook(3.2)
     assert "starting tritonserver (3 s)" in out.getvalue()
+
+
+def test_ready_waits_for_the_metrics_endpoint(tmp_path: Path) -> None:
+    # tritonserver opens its metrics port after HTTP: "ready" alone is not "serving".
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), Ready) as http_server:
+        threading.Thread(target=http_server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{http_server.server_address[1]}"
+        log = tmp_path / "server.log"
+        assert wait_until_ready(url, exit_code=lambda: None, log_file=log, timeout=5) >= 0
+        with pytest.raises(ServerError, match="not ready"):
+            wait_until_ready(
+                url,
+                metrics_url="http://127.0.0.1:9/metrics",
+                exit_code=lambda: None,
+                log_file=log,
+                timeout=0.3,
+                poll_interval=0.05,
+            )
+        http_server.shutdown()
