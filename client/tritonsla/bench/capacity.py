@@ -6,18 +6,23 @@ never does I/O itself, so it runs against fake probes in tests:
 1. bracket: from `start_rps`, multiply by `factor` while probes meet the SLOs (up to `max_rps`),
    or divide while they fail (down to `min_rps`);
 2. bisect between the highest rate known to be low enough and the lowest failing rate until
-   (fail - pass) / pass <= `tolerance`.
+   (fail - pass) / pass <= `tolerance`;
+3. confirm: probe the candidate capacity `confirmations` more times, each with other arrivals
+   (`probe(rate, attempt)`, attempt 1, 2, ...). A rate counts as meeting the SLOs only when every
+   probe at it did; a failed confirmation makes that rate the lowest failing one and the search
+   goes on below it. One short probe near the edge passes or fails partly by chance (a p95 over
+   a dozen realtime answers); asking twice keeps a lucky pass from setting the capacity.
 
 A probe is "low enough" when it met every SLO, or when only throughput floors
 (`min_output_tokens_per_s`) failed while it was sustained and steady: a floor is missed because
 too little load was offered, so the search goes up from there, but such a rate is never the
-capacity. Only a probe that met every SLO sets the capacity; with none it is 0 req/s and the
-result names the probe that failed and why. Every probe is kept, in order.
+capacity. Only a rate whose every probe met every SLO sets the capacity; with none it is 0 req/s
+and the result names the probe that failed and why. Every probe is kept, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from tritonsla.bench.result import RunResult
@@ -50,6 +55,7 @@ class CapacitySettings:
     drift_ratio: float = 1.5
     drift_floor_ms: float = 50.0
     drift_slo_fraction: float = 0.5
+    confirmations: int = 1
 
     def __post_init__(self) -> None:
         positive = ("start_rps", "min_rps", "max_rps", "tolerance", "probe_seconds", "drain_s")
@@ -64,6 +70,7 @@ class CapacitySettings:
             "factor": (self.factor > 1 + self.tolerance, "must be above 1 + tolerance"),
             "min_probe_requests": (self.min_probe_requests >= 3, "must be at least 3"),
             "warmup_requests": (self.warmup_requests >= 0, "must be >= 0"),
+            "confirmations": (self.confirmations >= 0, "must be >= 0"),
             "served_fraction": (0 < self.served_fraction <= 1, "must be in (0, 1]"),
             "drift_ratio": (self.drift_ratio >= 1, "must be >= 1"),
             "drift_slo_fraction": (0 <= self.drift_slo_fraction < 1, "must be in [0, 1)"),
@@ -94,10 +101,13 @@ class Probe:
 
     `slo_met`: every class's verdict passed, the run was sustained and no class drifted.
     `below_floor`: not met only because throughput floors failed (the load was too low).
+    `attempt`: 0 for the first probe at this rate, then 1, 2, ... for confirmations (other
+    arrivals at the same rate).
     """
 
     rate: float
     slo_met: bool
+    attempt: int = 0
     below_floor: bool = False
     sustained: bool = True
     stopped_early: bool = False
@@ -121,7 +131,8 @@ class Probe:
 class CapacityResult:
     """The capacity, every probe in order, and what limits it.
 
-    `limiting` is the lowest failing probe above the capacity (None when every probe up to
+    `capacity_probe` is the first probe at the capacity rate (its confirmations met the SLOs
+    too); `limiting` is the lowest failing probe above the capacity (None when every probe up to
     `max_rps` was low enough); `reason` says in words why the capacity is what it is.
     `capacity_rps` is the Poisson rate the search set; `offered_capacity_rps` the rate the
     capacity probe actually sent (one draw of a Poisson process over a short probe can be
@@ -144,7 +155,9 @@ class CapacityResult:
         return probe.offered_rps if probe.offered_rps is not None else probe.rate
 
 
-ProbeFn = Callable[[float], Awaitable[Probe]]
+ProbeFn = Callable[[float, int], Awaitable[Probe]]
+"""`probe(rate, attempt)`: one run at `rate`; attempt 0 first, then confirmations with other
+arrivals."""
 
 
 def next_rate(low: Probe | None, high: Probe | None, settings: CapacitySettings) -> float | None:
@@ -171,10 +184,10 @@ def conclude(
 ) -> CapacityResult:
     """The result once `next_rate` says the search is over; `high` is the lowest failing probe.
 
-    The capacity is the highest rate below `high` whose probe met every SLO.
+    The capacity is the highest rate below `high` whose every probe met every SLO.
     """
     below = [p for p in probes if high is None or p.rate < high.rate]
-    met = [p for p in below if p.slo_met]
+    met = [p for p in below if _rate_met(probes, p.rate) and p.attempt == 0]
     if met:
         best = max(met, key=lambda p: p.rate)
         if high is None:
@@ -204,22 +217,57 @@ def conclude(
     return CapacityResult(0.0, probes, None, high, reason, settings)
 
 
+def _at(probes: Sequence[Probe], rate: float) -> list[Probe]:
+    return [p for p in probes if p.rate == rate]
+
+
+def _rate_met(probes: Sequence[Probe], rate: float) -> bool:
+    return all(p.slo_met for p in _at(probes, rate))
+
+
+def bracket(probes: Sequence[Probe]) -> tuple[Probe | None, Probe | None]:
+    """(low, high): the highest rate below `high` whose every probe was low enough, and the
+    first probe to fail at the lowest rate where any probe failed."""
+    failed = [p for p in probes if not p.low_enough]
+    high = min(failed, key=lambda p: p.rate, default=None)
+    low_enough = [
+        p
+        for p in probes
+        if p.attempt == 0
+        and (high is None or p.rate < high.rate)
+        and all(q.low_enough for q in _at(probes, p.rate))
+    ]
+    return max(low_enough, key=lambda p: p.rate, default=None), high
+
+
+def to_confirm(probes: Sequence[Probe], settings: CapacitySettings) -> tuple[float, int] | None:
+    """(rate, attempt) of the next confirmation of the candidate capacity, None when confirmed
+    (or when there is no candidate)."""
+    _, high = bracket(probes)
+    candidate = conclude(tuple(probes), high, settings).capacity_probe
+    if candidate is None:
+        return None
+    done = len(_at(probes, candidate.rate))
+    return None if done > settings.confirmations else (candidate.rate, done)
+
+
 async def search(
     probe: ProbeFn,
     settings: CapacitySettings,
     on_probe: Callable[[Probe], None] | None = None,
 ) -> CapacityResult:
-    """Bracket, then bisect; `on_probe` sees each probe as it completes."""
+    """Bracket, bisect, then confirm; `on_probe` sees each probe as it completes."""
     probes: list[Probe] = []
-    low: Probe | None = None
-    high: Probe | None = None
-    while (rate := next_rate(low, high, settings)) is not None:
-        result = await probe(rate)
+    while True:
+        low, high = bracket(probes)
+        rate = next_rate(low, high, settings)
+        if rate is not None:
+            attempt = 0
+        elif (confirmation := to_confirm(probes, settings)) is not None:
+            rate, attempt = confirmation
+        else:
+            return conclude(tuple(probes), high, settings)
+        result = await probe(rate, attempt)
         probes.append(result)
         if on_probe is not None:
             on_probe(result)
-        if result.low_enough:
-            low = result
-        else:
-            high = result
-    return conclude(tuple(probes), high, settings)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from tritonsla.bench.benchmark import PreparedBench, sdk_sender
 from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe, search
@@ -78,8 +79,10 @@ async def run_probe(
     sender: Sender,
     settings: CapacitySettings,
     progress: ProgressHook | None = None,
+    attempt: int = 0,
 ) -> Probe:
-    """One Poisson run at `rate`, judged (see the module docstring)."""
+    """One Poisson run at `rate`, judged (see the module docstring). Attempt n draws its
+    arrivals and requests with the options' seed + n: confirmations see other traffic."""
     counted = InFlight(sender)
     stop = asyncio.Event()
     limit = in_flight_limit(rate, settings)
@@ -93,7 +96,7 @@ async def run_probe(
             counted,
             prepared.objectives,
             servers=prepared.servers,
-            seed=prepared.options.seed,
+            seed=prepared.options.seed + attempt,
             progress=progress,
             stop=stop,
         )
@@ -102,7 +105,8 @@ async def run_probe(
         await asyncio.gather(watcher, return_exceptions=True)
     stopped = None if watcher.cancelled() else watcher.result()
     duration = time.perf_counter() - started
-    return judge(rate, run, prepared.objectives, settings, duration_s=duration, stopped=stopped)
+    judged = judge(rate, run, prepared.objectives, settings, duration_s=duration, stopped=stopped)
+    return replace(judged, attempt=attempt)
 
 
 async def find_capacity(
@@ -118,7 +122,7 @@ async def find_capacity(
     """
     async with sdk_sender(prepared) as sender:
 
-        async def probe(rate: float) -> Probe:
-            return await run_probe(rate, prepared, sender, settings, progress)
+        async def probe(rate: float, attempt: int) -> Probe:
+            return await run_probe(rate, prepared, sender, settings, progress, attempt)
 
         return await search(probe, settings, on_probe)

@@ -61,6 +61,7 @@ CAPACITY_FLAGS = {
     "min_probe_requests": "--probe-requests",
     "warmup_requests": "--warmup-requests",
     "drain_s": "--drain-timeout",
+    "confirmations": "--confirmations",
 }
 """CapacitySettings fields set by flags, and their flags."""
 CAPACITY_EXCLUDES = {
@@ -214,7 +215,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     cap.add_argument(
         "--capacity", action="store_true",
-        help="search the rate (bracket x2, then bisect); replaces the load and limit flags",
+        help="search the rate (bracket x2, bisect, confirm); replaces the load and limit flags",
     )  # fmt: skip
     cap.add_argument(
         "--start-rate", type=positive_float, metavar="RPS", help="first probe (default: 4)"
@@ -238,6 +239,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     cap.add_argument(
         "--probe-requests", type=positive_int, metavar="N",
         help="at least this many measured requests per probe (default: 30)",
+    )  # fmt: skip
+    cap.add_argument(
+        "--confirmations", type=non_negative_int, metavar="N",
+        help="probe the capacity found N more times with other arrivals; it stands only if "
+        "every probe meets the SLOs (default: 1)",
     )  # fmt: skip
 
     slo = parser.add_argument_group("objectives and output")
@@ -346,6 +352,7 @@ def capacity_settings_of(args: argparse.Namespace) -> CapacitySettings:
         "min_probe_requests": args.probe_requests,
         "warmup_requests": args.warmup_requests,
         "drain_s": args.drain_timeout,
+        "confirmations": args.confirmations,
     }
     try:
         return CapacitySettings(**{k: v for k, v in values.items() if v is not None})

@@ -84,10 +84,16 @@ DEMO_CAPACITY = CapacitySettings(
     warmup_requests=6,
     stop_in_flight_s=15.0,
 )
-"""Probes of 20 s (at least 60 requests): three searches of about six probes each fit the
-demo's ten minutes, with thirds large enough for the drift test to see trends, not noise.
-A probe stops early only past 15 s of offered load in flight: the demo's batch jobs take 5-8 s
-when the server keeps up, so the default 5 s stopped sustainable probes."""
+"""Probes of 20 s (at least 60 requests): three searches of about six probes each, plus one
+confirmation of each capacity, fit the demo's ten minutes, with thirds large enough for the
+drift test to see trends, not noise. A probe stops early only past 15 s of offered load in
+flight: the demo's batch jobs take 5-8 s when the server keeps up, so the default 5 s stopped
+sustainable probes."""
+
+
+REFINE_FACTOR = 1.25
+"""Bracket step of the searches after the first: from a capacity already found, a 25% bracket
+needs three bisections to reach 5%, a 2x bracket five."""
 
 
 OWNER = "tritonsla demo"
@@ -245,7 +251,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
                 staging, console,
             )  # fmt: skip
             results.append(result)
-            capacity = _next_start(capacity, result)
+            capacity = next_search_settings(capacity, result)
         lines = write_summary(options, results, reference, staging)
     except BaseException:
         console.print(f"[red]demo failed[/red]; its partial output is in {staging}")
@@ -254,14 +260,15 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     return DemoResult(out, results, lines)
 
 
-def _next_start(settings: CapacitySettings, result: TopologyResult) -> CapacitySettings:
-    """Start the next search at the capacity just found: the topologies are of one order, so
-    this saves bracketing probes. Keeps the settings when nothing passed."""
+def next_search_settings(settings: CapacitySettings, result: TopologyResult) -> CapacitySettings:
+    """Start the next search at the capacity just found, bracketing by REFINE_FACTOR: the
+    topologies are of one order, so this saves probes. Keeps the settings when nothing passed."""
     found = result.capacity.capacity_rps
     if found <= 0:
         return settings
     start = min(max(found, settings.min_rps), settings.max_rps)
-    return replace(settings, start_rps=round(start, 2))
+    factor = max(REFINE_FACTOR, 1 + 2 * settings.tolerance)
+    return replace(settings, start_rps=round(start, 2), factor=min(factor, settings.factor))
 
 
 def _check_objectives(
@@ -286,12 +293,14 @@ def _write_probes_csv(results: list[TopologyResult], path: Path) -> Path:
     classes = list(dict.fromkeys(s for r in results for p in r.capacity.probes for s in p.p95_ms))
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        head = ["topology", "probe", "rate_rps", "offered_rps", "served_rps", "goodput_rps"]
+        head = ["topology", "probe", "rate_rps", "attempt", "offered_rps", "served_rps"]
+        head += ["goodput_rps"]
         head += ["slo_met", "sustained"]
         writer.writerow(head + [f"{sla}_{m}_p95_ms" for sla in classes for m in ("ttft", "e2e")])
         for result in results:
             for number, p in enumerate(result.capacity.probes, start=1):
-                row = [result.name, number, p.rate, p.offered_rps, p.served_rps, p.goodput_rps]
+                row = [result.name, number, p.rate, p.attempt, p.offered_rps, p.served_rps]
+                row += [p.goodput_rps]
                 row += [p.slo_met, p.sustained]
                 row += [
                     p.p95_ms.get(sla, {}).get(f"{m}_ms") for sla in classes for m in ("ttft", "e2e")

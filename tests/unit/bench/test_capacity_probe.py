@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -98,9 +99,10 @@ def test_setting_stop_during_the_drain_ends_it() -> None:
 
 
 def result_of_fakes():
-    async def probe(rate: float) -> Probe:
+    async def probe(rate: float, attempt: int) -> Probe:
         if rate <= 6:
-            return judge(rate, run_of(steady()), OBJECTIVES, CapacitySettings(), duration_s=15)
+            judged = judge(rate, run_of(steady()), OBJECTIVES, CapacitySettings(), duration_s=15)
+            return replace(judged, attempt=attempt)
         return Probe(
             rate, slo_met=False, sustained=False, offered_rps=rate, served_rps=rate * 0.8,
             reasons=("not sustained: served 80%",), run=run_of(steady()),
@@ -117,6 +119,8 @@ def test_capacity_json_shape() -> None:
     assert document["settings"]["tolerance"] == 0.05
     probes = document["probes"]
     assert [p["rate_rps"] for p in probes] == [p.rate for p in result.probes]
+    assert [p["attempt"] for p in probes] == [p.attempt for p in result.probes]
+    assert probes[-1]["attempt"] == 1  # the capacity, confirmed
     assert probes[document["capacity_probe"]]["slo_met"] is True
     assert probes[document["limiting_probe"]]["reasons"] == ["not sustained: served 80%"]
     first = probes[0]
@@ -140,6 +144,7 @@ def test_console_shows_every_probe_and_the_capacity() -> None:
     line = probe_line(2, result.probes[1])
     assert line.startswith("probe 2: 8 req/s → offered 8.00, served 6.40 (80%)")
     assert "  - not sustained" in line
+    assert "(confirmation 1, other arrivals)" in probe_line(9, result.probes[-1])
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -152,12 +157,12 @@ def test_capacity_flags_make_settings() -> None:
     args = parse(
         "--capacity", "--start-rate", "8", "--min-rate", "1", "--max-rate", "32",
         "--tolerance", "0.1", "--probe-seconds", "6", "--probe-requests", "12",
-        "--warmup-requests", "3", "--drain-timeout", "5",
+        "--warmup-requests", "3", "--drain-timeout", "5", "--confirmations", "2",
     )  # fmt: skip
     assert args.capacity
     assert bench_cmd.capacity_settings_of(args) == CapacitySettings(
         start_rps=8, min_rps=1, max_rps=32, tolerance=0.1, probe_seconds=6,
-        min_probe_requests=12, warmup_requests=3, drain_s=5,
+        min_probe_requests=12, warmup_requests=3, drain_s=5, confirmations=2,
     )  # fmt: skip
     assert bench_cmd.capacity_settings_of(parse("--capacity")) == CapacitySettings()
 

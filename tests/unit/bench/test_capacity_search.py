@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -14,8 +15,10 @@ SETTINGS = CapacitySettings(start_rps=4, min_rps=0.5, max_rps=64, tolerance=0.05
 
 
 def fake(decide: Callable[[float], Probe]) -> Callable:
-    async def probe(rate: float) -> Probe:
-        return decide(rate)
+    """A probe function whose every attempt at a rate gets `decide(rate)`."""
+
+    async def probe(rate: float, attempt: int) -> Probe:
+        return replace(decide(rate), attempt=attempt)
 
     return probe
 
@@ -31,9 +34,9 @@ def capacity_of(limit: float) -> Callable[[float], Probe]:
     return decide
 
 
-def run(decide: Callable[[float], Probe], settings: CapacitySettings = SETTINGS):
+def run(decide: Callable[[float], Probe], settings: CapacitySettings = SETTINGS, probe=None):
     seen: list[Probe] = []
-    result = asyncio.run(search(fake(decide), settings, seen.append))
+    result = asyncio.run(search(probe or fake(decide), settings, seen.append))
     assert list(result.probes) == seen
     return result
 
@@ -71,7 +74,7 @@ def test_every_probe_fails_gives_zero_and_the_failing_probe() -> None:
 
 def test_every_probe_passes_up_to_the_max() -> None:
     result = run(capacity_of(1000.0))
-    assert [p.rate for p in result.probes] == [4, 8, 16, 32, 64]
+    assert [p.rate for p in result.probes] == [4, 8, 16, 32, 64, 64]  # then confirmed
     assert result.capacity_rps == 64
     assert result.limiting is None
     assert "at least" in result.reason
@@ -79,7 +82,7 @@ def test_every_probe_passes_up_to_the_max() -> None:
 
 def test_max_rate_is_probed_exactly_when_doubling_overshoots_it() -> None:
     settings = CapacitySettings(start_rps=4, min_rps=1, max_rps=10)
-    assert [p.rate for p in run(capacity_of(1000.0), settings).probes] == [4, 8, 10]
+    assert [p.rate for p in run(capacity_of(1000.0), settings).probes] == [4, 8, 10, 10]
 
 
 def test_noise_never_makes_a_failed_rate_the_capacity() -> None:
@@ -89,7 +92,7 @@ def test_noise_never_makes_a_failed_rate_the_capacity() -> None:
         return Probe(rate, slo_met=outcomes[rate])
 
     result = run(decide)
-    assert [p.rate for p in result.probes] == [4, 8, 6, 7, 6.5, 6.25]
+    assert [p.rate for p in result.probes] == [4, 8, 6, 7, 6.5, 6.25, 6.25]
     assert result.capacity_rps == 6.25
     assert result.limiting is not None and result.limiting.rate == 6.5
 
@@ -129,6 +132,53 @@ def test_floors_missed_up_to_the_max_gives_zero() -> None:
     assert result.capacity_rps == 0
     assert result.limiting is not None and result.limiting.rate == 64
     assert "up to max_rps 64" in result.reason
+
+
+def test_the_capacity_is_confirmed_with_other_arrivals() -> None:
+    result = run(capacity_of(11.0))
+    confirmation = result.probes[-1]
+    assert confirmation.rate == result.capacity_rps and confirmation.attempt == 1
+    assert result.capacity_probe is not None and result.capacity_probe.attempt == 0
+    assert sum(p.rate == result.capacity_rps for p in result.probes) == 2
+
+
+def test_more_confirmations_when_asked_and_none_when_not() -> None:
+    for confirmations in (0, 2):
+        settings = CapacitySettings(start_rps=4, confirmations=confirmations)
+        result = run(capacity_of(11.0), settings)
+        at_capacity = [p.attempt for p in result.probes if p.rate == result.capacity_rps]
+        assert at_capacity == list(range(confirmations + 1))
+
+
+def test_a_lucky_pass_that_fails_its_confirmation_is_not_the_capacity() -> None:
+    # 6.5 passes once by chance, then fails with other arrivals: the search goes on below it.
+    outcomes = {(4, 0): True, (8, 0): False, (6, 0): True, (7, 0): False, (6.5, 0): True}
+    outcomes |= {(6.75, 0): False, (6.5, 1): False, (6.25, 0): True, (6.25, 1): True}
+
+    async def probe(rate: float, attempt: int) -> Probe:
+        return Probe(rate, slo_met=outcomes[(rate, attempt)], attempt=attempt)
+
+    result = run(capacity_of(0), probe=probe)
+    assert [(p.rate, p.attempt) for p in result.probes] == [
+        (4, 0), (8, 0), (6, 0), (7, 0), (6.5, 0), (6.75, 0), (6.5, 1), (6.25, 0), (6.25, 1),
+    ]  # fmt: skip
+    assert result.capacity_rps == 6.25
+    assert result.limiting is not None and (result.limiting.rate, result.limiting.attempt) == (
+        6.5,
+        1,
+    )
+
+
+def test_a_failed_confirmation_at_the_bottom_of_the_bracket_falls_back_to_a_lower_pass() -> None:
+    outcomes = {(4, 0): True, (8, 0): False, (6, 0): True, (7, 0): False, (6.5, 0): False}
+    outcomes |= {(6.25, 0): True, (6.25, 1): False, (6, 1): True}
+
+    async def probe(rate: float, attempt: int) -> Probe:
+        return Probe(rate, slo_met=outcomes[(rate, attempt)], attempt=attempt)
+
+    result = run(capacity_of(0), probe=probe)
+    assert [(p.rate, p.attempt) for p in result.probes][-3:] == [(6.25, 0), (6.25, 1), (6, 1)]
+    assert result.capacity_rps == 6
 
 
 def test_next_rate_stops_within_the_tolerance() -> None:

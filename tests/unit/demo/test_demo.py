@@ -13,7 +13,7 @@ from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe
 from tritonsla.bench.workload import Mix, TokenLengths
 from tritonsla.demo.compare import Parity, TopologyResult, conclusion, parity_problems
 from tritonsla.demo.html import summary_page
-from tritonsla.demo.run import check_comparable, demo_deploy
+from tritonsla.demo.run import check_comparable, demo_deploy, next_search_settings
 from tritonsla.demo.workload import ClassShape, workload_lines, write_workload
 from tritonsla.errors import ConfigError
 from tritonsla.profiles.schema import Slo
@@ -103,6 +103,14 @@ def test_conclusion_names_the_winner_ratio_and_each_limit():
     assert "dedicated: SLO capacity 6.00 req/s (75% of shared)" in rest[1]
     assert "single: SLO capacity 4.00 req/s (50% of shared)" in rest[2]
     assert "at 4.40 req/s offered: served 80%" in rest[2]
+
+
+def test_later_searches_start_at_the_last_capacity_with_a_finer_bracket():
+    after = next_search_settings(SETTINGS, _result("dedicated", 6.5, 6.75))
+    assert (after.start_rps, after.factor) == (6.5, 1.25)
+    assert next_search_settings(SETTINGS, _result("dedicated", 0.0, 0.25)) == SETTINGS
+    coarse = CapacitySettings(tolerance=0.2, factor=1.5)
+    assert next_search_settings(coarse, _result("d", 4.0, 4.5)).factor == 1.4  # > 1 + tolerance
 
 
 def test_conclusion_calls_a_tie_and_reports_nothing_met():

@@ -47,6 +47,7 @@ def probe_document(probe: Probe) -> dict[str, Any]:
     """One probe as JSON-ready data."""
     return {
         "rate_rps": probe.rate,
+        "attempt": probe.attempt,
         "offered_rps": probe.offered_rps,
         "served_rps": probe.served_rps,
         "goodput_rps": probe.goodput_rps,
@@ -129,8 +130,9 @@ def probe_line(number: int, probe: Probe) -> str:
     """One line (then its reasons) for a probe as it completes."""
     served = probe.served_rps
     share = "" if not (served and probe.offered_rps) else f" ({served / probe.offered_rps:.0%})"
+    again = f" (confirmation {probe.attempt}, other arrivals)" if probe.attempt else ""
     head = (
-        f"probe {number}: {probe.rate:g} req/s → offered {_rate(probe.offered_rps)}, served "
+        f"probe {number}: {probe.rate:g} req/s{again} → offered {_rate(probe.offered_rps)}, served "
         f"{_rate(served)}{share}, goodput {_rate(probe.goodput_rps)} req/s, "
         f"{probe.duration_s:.1f} s: {outcome(probe)}"
     )
@@ -140,7 +142,7 @@ def probe_line(number: int, probe: Probe) -> str:
 def capacity_table(result: CapacityResult) -> Table:
     """Every probe in order, with per-class p95 (ms) and verdicts."""
     table = Table(title="capacity search: every probe, in order", title_justify="left")
-    for column in ("#", "rate", "offered", "served", "goodput", "result", "s"):
+    for column in ("#", "rate", "try", "offered", "served", "goodput", "result", "s"):
         table.add_column(column, justify="right")
     table.add_column("class p95 ms", justify="left")
     table.add_column("why not", justify="left", overflow="fold")
@@ -148,6 +150,7 @@ def capacity_table(result: CapacityResult) -> Table:
         table.add_row(
             str(number),
             f"{probe.rate:g}",
+            str(probe.attempt + 1),
             _rate(probe.offered_rps),
             _rate(probe.served_rps),
             _rate(probe.goodput_rps),
