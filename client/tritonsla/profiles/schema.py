@@ -205,6 +205,48 @@ class Budget(Strict):
     kv_tokens: int = Field(ge=1, description="sum of KV-cache tokens over engine instances")
 
 
+class ClassScaling(Strict):
+    """Replica bounds and autoscaling signal of one SLA class on Kubernetes (its HPA)."""
+
+    min_replicas: int = Field(1, ge=1, le=10_000, description="HPA minReplicas")
+    max_replicas: int = Field(1, ge=1, le=10_000, description="HPA maxReplicas")
+    metric: str | None = Field(
+        None, description="custom metric the HPA follows; None = the class's own default signal"
+    )
+    target: float | None = Field(
+        None, gt=0.0, description="per-pod target of the metric; None = derived from the profile"
+    )
+
+
+class Kubernetes(Strict):
+    """How `tritonsla render --target k8s` deploys the classes: one Deployment per class."""
+
+    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    image: str = Field(min_length=1, description="image with tritonserver and triton-sla")
+    gateway_image: str | None = Field(None, description="gateway image; None = `image`")
+    node_gpus: int | None = Field(
+        None, ge=0, le=64, description="GPUs of one node; None = hardware.gpus"
+    )
+    multi_node: bool = Field(False, description="tp x pp beyond one node: a LeaderWorkerSet")
+    model_claim: str = Field(
+        min_length=1, description="PersistentVolumeClaim holding the repository and model"
+    )
+    model_mount: str = Field("/models", pattern=r"^/", description="where the claim is mounted")
+    repository: str = Field(pattern=r"^/", description="the rendered repository in the pod")
+    shm_size: str = Field("2Gi", description="size of the /dev/shm memory volume")
+    engine_load_s: int = Field(
+        600, ge=1, le=86_400, description="startup grace: how long loading the engines may take"
+    )
+    cpu: str | None = Field(None, description="CPU request of a server pod, e.g. '8'")
+    memory: str | None = Field(None, description="memory request of a server pod, e.g. '64Gi'")
+    scaling: dict[str, ClassScaling] = Field(
+        default_factory=dict, description="per-class replica bounds and signal"
+    )
+    inference_extension: bool = Field(
+        False, description="also write Gateway API Inference Extension objects"
+    )
+
+
 class Deploy(Strict):
     """A deployment: model, engine kind, machine, and which profiles it serves."""
 
@@ -226,4 +268,7 @@ class Deploy(Strict):
     budget: Budget | None = Field(None, description="the compute claimed for comparisons")
     overrides: dict[str, dict] = Field(
         default_factory=dict, description="per-profile values that replace the profile's"
+    )
+    kubernetes: Kubernetes | None = Field(
+        None, description="`render --target k8s`: image, volumes, replica bounds per class"
     )
