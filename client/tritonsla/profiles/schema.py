@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SAFE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 """Profile and deployment names: they become Triton model names and folder names."""
@@ -22,6 +22,9 @@ SchedulerPolicy = Literal["guaranteed_no_evict", "max_utilization"]
 WaitingQueuePolicy = Literal["fcfs", "priority"]
 """TensorRT-LLM LLM API `scheduler_config.waiting_queue_policy` values."""
 Layout = Literal["single", "per-profile", "shared"]
+AttentionBackend = Literal["TRTLLM", "FLASHINFER", "VANILLA"]
+"""TensorRT-LLM LLM API `attn_backend` values (llm_args.py, TorchLlmArgs)."""
+SpeculativeMethod = Literal["none", "ngram", "eagle3", "draft_target"]
 
 
 class Strict(BaseModel):
@@ -86,6 +89,37 @@ class KvCache(Strict):
     tokens_per_block: int = Field(32, ge=1, le=1024, description="trtllm-build --tokens_per_block")
 
 
+class Speculative(Strict):
+    """Opt-in speculative decoding of the llmapi engine (LLM API `speculative_config`).
+
+    ngram drafts from the prompt itself (no extra model); eagle3 and draft_target need the
+    draft model's Hugging Face folder in `draft_model` (relative to the deploy file).
+    """
+
+    method: SpeculativeMethod = Field("none", description="decoding_type; none = off")
+    max_draft_len: int = Field(4, ge=1, le=16, description="draft tokens proposed per step")
+    draft_model: str | None = Field(None, description="eagle3, draft_target: draft model folder")
+    max_matching_ngram_size: int = Field(2, ge=1, le=16, description="ngram: longest match")
+    max_concurrency: int | None = Field(
+        None, ge=1, description="speculation off above this many requests in flight"
+    )
+
+    @model_validator(mode="after")
+    def _draft_model_fits_method(self) -> Speculative:
+        needs = self.method in ("eagle3", "draft_target")
+        if needs and not self.draft_model:
+            raise ValueError(
+                f"`draft_model` is required by method {self.method}: set it to the draft "
+                "model's Hugging Face folder, or use method ngram (no draft model)"
+            )
+        if not needs and self.draft_model:
+            raise ValueError(
+                f"`draft_model` is set but method {self.method} uses none: remove it, or use "
+                "method eagle3 or draft_target"
+            )
+        return self
+
+
 class Engine(Strict):
     """Engine build and runtime knobs (trtllm-build flags and tensorrt_llm parameters)."""
 
@@ -109,6 +143,8 @@ class Engine(Strict):
     )
     exclude_input_in_output: bool = Field(True, description="exclude_input_in_output default")
     kv_cache: KvCache = Field(default_factory=KvCache)
+    attention_backend: AttentionBackend = Field("TRTLLM", description="llmapi: attn_backend")
+    speculative: Speculative = Field(default_factory=Speculative, description="llmapi only")
 
 
 class Slo(Strict):
