@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from tritonsla.errors import ConfigError
+from tritonsla.llmapi.rules import llmapi_rules
 from tritonsla.profiles.loading import Deployment, display_path
 from tritonsla.profiles.schema import Profile
 from tritonsla.profiles.topology import cpu_kv_tokens
@@ -300,4 +301,5 @@ def check_deployment(dep: Deployment) -> list[ConfigError]:
             found.extend(rule(dep, name, profile))
     found.extend(deployment_rules(dep))
     found.extend(topology_rules(dep))
+    found.extend(llmapi_rules(dep))
     return found
