@@ -267,7 +267,11 @@ class Kubernetes(Strict):
     model_claim: str = Field(
         min_length=1, description="PersistentVolumeClaim holding the repository and model"
     )
-    model_mount: str = Field("/models", pattern=r"^/", description="where the claim is mounted")
+    mounts: dict[str, str] = Field(
+        default_factory=lambda: {"/models": ""},
+        description="where the claim is mounted: pod path -> folder in the claim ('' = all); "
+        "the repository, engines and model folders must lie below one",
+    )
     repository: str = Field(pattern=r"^/", description="the rendered repository in the pod")
     shm_size: str = Field("2Gi", description="size of the /dev/shm memory volume")
     engine_load_s: int = Field(
