@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tritonsla.cpu.checkpoint import write_default_checkpoint
 from tritonsla.folders import check_replaceable, replace_folder
-from tritonsla.text.default_tokenizer import write_default_tokenizer
+from tritonsla.text.default_tokenizer import DEFAULT_CHAT_TEMPLATE, write_default_tokenizer
 
 STAMP = "tritonsla-assets.json"
 OWNER = "tritonsla assets"
@@ -42,10 +42,16 @@ as on a GPU, decoding one sequence is bound by memory traffic and batching multi
 (bench/cpu_batching.py: 3.2x from concurrency 1 to 16 here, against 2.2x for the default)."""
 
 
+def stamp_of(model: DefaultModel) -> dict:
+    """What the stamp file records: the model's shape and the tokenizer's chat template (so a
+    folder made before the template changed is made again)."""
+    return {**asdict(model), "chat_template": DEFAULT_CHAT_TEMPLATE}
+
+
 def is_current(folder: Path, model: DefaultModel) -> bool:
     """True when `folder` holds the default model made with these settings."""
     stamp = folder / STAMP
-    return stamp.is_file() and json.loads(stamp.read_text()) == asdict(model)
+    return stamp.is_file() and json.loads(stamp.read_text()) == stamp_of(model)
 
 
 def write_default_model(
@@ -78,7 +84,7 @@ def write_default_model(
         )
         for item in tokenizer_dir.iterdir():
             os.replace(item, weights_dir / item.name)
-        (weights_dir / STAMP).write_text(json.dumps(asdict(model), indent=2) + "\n")
+        (weights_dir / STAMP).write_text(json.dumps(stamp_of(model), indent=2) + "\n")
         for path in (weights_dir, *weights_dir.iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)
         replace_folder(weights_dir, folder, owner=OWNER, force=force)

@@ -20,6 +20,14 @@ from tritonsla.text.tokenizer import TOKENIZER_FILE
 
 EOS_TOKEN = "<|endoftext|>"
 DEFAULT_VOCAB_SIZE = 1024
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ message['role'] | capitalize }}: {{ message['content'] }}\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+"""A plain-text chat template (`tokenizer_config.json` `chat_template`): one `Role: text` line
+per message, then `Assistant:` for the answer. The gateway renders it for /v1/chat/completions."""
 
 
 def build_default_tokenizer(vocab_size: int = DEFAULT_VOCAB_SIZE) -> Tokenizer:
@@ -52,6 +60,7 @@ def write_default_tokenizer(folder: str | Path) -> tuple[int, int]:
         "model_max_length": 1024,
         "pad_token": EOS_TOKEN,
         "tokenizer_class": "PreTrainedTokenizerFast",
+        "chat_template": DEFAULT_CHAT_TEMPLATE,
     }
     _write_atomic(folder / TOKENIZER_FILE, tokenizer.to_str(pretty=True) + "\n")
     _write_atomic(folder / "tokenizer_config.json", json.dumps(config, indent=2) + "\n")

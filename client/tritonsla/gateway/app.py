@@ -1,0 +1,326 @@
+"""The gateway's ASGI app: OpenAI's HTTP API over one deployment's AsyncSlaClient.
+
+    POST /v1/completions, /v1/chat/completions   streamed (SSE, `data: [DONE]`) or not
+    GET  /v1/models                              the model, and `<model>:<class>` per class
+    GET  /metrics                                `tritonsla.gateway.metrics`
+    GET  /health                                 the process answers
+    GET  /health/ready                           200 only when every class has a ready replica
+
+A request is validated and planned (`schema`, `plan`) before anything is sent, so bad input
+never reaches the engine. Streamed requests wait for their first text (or their error) before
+answering, so a full queue, a deadline or a missing replica is still an HTTP status (429, 504,
+503), not an error inside a 200 stream. A client that disconnects, before or during its
+answer, has its request cancelled: the SDK stops it at the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sse_starlette import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tritonsla.gateway.errors import ApiError, Outcome, routing_failure
+from tritonsla.gateway.metrics import GatewayMetrics, Timing
+from tritonsla.gateway.plan import CLASS_HEADER, Catalog, Plan
+from tritonsla.gateway.readiness import Readiness
+from tritonsla.gateway.responses import DONE, Kind, Shape, error_event, finish_reason, usage
+from tritonsla.gateway.schema import ChatRequest, CompletionRequest, parse_body
+from tritonsla.gateway.stops import StopFilter, trim
+from tritonsla.routing import AsyncSlaClient, AsyncTokenStream, Chunk, RequestError
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+PING_S = 15.0
+"""SSE keep-alive comment interval while an answer is slow (proxies drop silent streams)."""
+CLIENT_GONE = 499
+"""The status logged for a client that disconnected (nginx's convention; nobody receives it)."""
+
+T = TypeVar("T")
+
+
+class ClientGone(Exception):
+    """The HTTP client disconnected before its answer was ready."""
+
+
+async def until_disconnected(request: Request, awaitable: Awaitable[T]) -> T:
+    """`awaitable`'s result, unless the client disconnects first: then it is cancelled (the
+    SDK stops the request at the engine) and ClientGone is raised."""
+    work = asyncio.ensure_future(awaitable)
+    watcher = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not work.done():
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        raise ClientGone
+    return work.result()
+
+
+async def _disconnect(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+@dataclass
+class Clock:
+    """Gateway-side times of one request (perf_counter_ns): received, first text, end."""
+
+    received_ns: int
+    first_ns: int | None = None
+    end_ns: int | None = None
+
+    def timing(self, tokens: int | None) -> Timing:
+        def seconds(a: int | None, b: int | None) -> float | None:
+            return None if a is None or b is None else (b - a) / 1e9
+
+        gap = seconds(self.first_ns, self.end_ns)
+        itl = gap / (tokens - 1) if gap is not None and tokens and tokens >= 2 else None
+        return Timing(
+            seconds(self.received_ns, self.first_ns), itl, seconds(self.received_ns, self.end_ns)
+        )
+
+
+class Gateway:
+    """The request handlers, over one client, catalog and metrics."""
+
+    def __init__(
+        self,
+        client: AsyncSlaClient,
+        catalog: Catalog,
+        metrics: GatewayMetrics,
+        readiness: Readiness,
+        api_key: str | None,
+    ) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.metrics = metrics
+        self.readiness = readiness
+        self.api_key = api_key
+
+    # --- plumbing --------------------------------------------------------------------------
+    def authorize(self, headers: Mapping[str, str]) -> None:
+        """Raise 401 unless the API key (when one is set) came as `Authorization: Bearer`."""
+        if self.api_key is None:
+            return
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self.api_key.encode()
+        ):
+            raise ApiError(
+                401,
+                "missing or wrong API key: send header `Authorization: Bearer <key>` with the "
+                "key the gateway was started with (environment TRITONSLA_API_KEY)",
+                "authorization",
+                "invalid_api_key",
+                "authentication_error",
+                {"WWW-Authenticate": "Bearer"},
+            )
+
+    def _ended(self, plan: Plan, outcome: Outcome, timing: Timing, tokens: int | None) -> None:
+        slo = self.client.router.table.endpoint(plan.sla).slo
+        self.metrics.ended(plan.sla, slo, outcome, timing, plan.prompt_tokens, tokens)
+
+    # --- endpoints ---------------------------------------------------------------------------
+    async def models(self, request: Request) -> Response:
+        try:
+            self.authorize(request.headers)
+        except ApiError as error:
+            return error_response(error)
+        data = [
+            {"id": model_id, "object": "model", "created": 0, "owned_by": "tritonsla"}
+            for model_id in self.catalog.model_ids()
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def completions(self, request: Request) -> Response:
+        return await self._generate(request, "completion")
+
+    async def chat(self, request: Request) -> Response:
+        return await self._generate(request, "chat")
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def live(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(self, request: Request) -> Response:
+        classes = await self.readiness.check()
+        ready = all(classes.values())
+        return JSONResponse({"ready": ready, "classes": classes}, status_code=200 if ready else 503)
+
+    # --- generation --------------------------------------------------------------------------
+    async def _generate(self, request: Request, kind: Kind) -> Response:
+        clock = Clock(time.perf_counter_ns())
+        try:
+            self.authorize(request.headers)
+            raw = await request.body()
+            if kind == "chat":
+                plan = self.catalog.plan_chat(parse_body(ChatRequest, raw), request.headers)
+            else:
+                plan = self.catalog.plan_completion(
+                    parse_body(CompletionRequest, raw), request.headers
+                )
+        except ApiError as error:
+            return error_response(error)
+        shape = Shape(kind, plan.model_id)
+        self.metrics.started(plan.sla)
+        if plan.stream:
+            return await self._stream(request, plan, shape, clock)
+        return await self._whole(request, plan, shape, clock)
+
+    async def _whole(self, request: Request, plan: Plan, shape: Shape, clock: Clock) -> Response:
+        try:
+            result = await until_disconnected(
+                request, self.client.generate(plan.prompt, **plan.options)
+            )
+        except ClientGone:
+            self._ended(plan, "cancelled", Timing(), None)
+            return Response(status_code=CLIENT_GONE)
+        except RequestError as error:
+            answer, outcome = routing_failure(error)
+            self._ended(plan, outcome, Timing(), None)
+            return error_response(answer)
+        except BaseException:
+            self._ended(plan, "error", Timing(), None)
+            raise
+        clock.end_ns = time.perf_counter_ns()
+        clock.first_ns = result.first_token_ns
+        tokens = result.output_tokens or 0
+        text, stopped = trim(result.text, plan.stops)
+        reason = "stop" if stopped else finish_reason(tokens, plan.max_tokens, False)
+        self._ended(plan, "ok", clock.timing(tokens), tokens)
+        body = shape.whole(text, reason, usage(plan.prompt_tokens, tokens))
+        return JSONResponse(body, headers={CLASS_HEADER: plan.sla})
+
+    async def _stream(self, request: Request, plan: Plan, shape: Shape, clock: Clock) -> Response:
+        stream = self.client.stream(plan.prompt, **plan.options)
+        chunks = aiter(stream)
+        try:
+            first = await until_disconnected(request, anext(chunks, None))
+        except ClientGone:
+            self._ended(plan, "cancelled", Timing(), None)
+            return Response(status_code=CLIENT_GONE)
+        except RequestError as error:
+            answer, outcome = routing_failure(error)
+            self._ended(plan, outcome, Timing(), None)
+            return error_response(answer)
+        except BaseException:
+            self._ended(plan, "error", Timing(), None)
+            await stream.aclose()
+            raise
+        events = self._events(plan, shape, clock, stream, chunks, first)
+        return EventSourceResponse(events, sep="\n", ping=PING_S, headers={CLASS_HEADER: plan.sla})
+
+    async def _events(
+        self,
+        plan: Plan,
+        shape: Shape,
+        clock: Clock,
+        stream: AsyncTokenStream,
+        chunks: AsyncIterator[Chunk],
+        first: Chunk | None,
+    ) -> AsyncIterator[str]:
+        """The SSE data lines of a stream whose first chunk (None: it had none) has come."""
+        stops = StopFilter(plan.stops)
+        outcome: Outcome = "error"
+        tokens: int | None = None
+        received: list[str] = []
+        try:
+            if shape.kind == "chat":
+                yield shape.chunk(None, role=True)
+            chunk = first
+            while chunk is not None:
+                received.append(chunk.text)
+                text = stops.push(chunk.text)
+                if text:
+                    if clock.first_ns is None:
+                        clock.first_ns = time.perf_counter_ns()
+                    yield shape.chunk(text)
+                if stops.stopped:
+                    break
+                chunk = await anext(chunks, None)
+            if stops.stopped:  # matched here, not by the engine: stop it, count what came
+                await stream.aclose()
+                tokens = self._count("".join(received))
+            else:
+                rest = stops.finish()
+                if rest:
+                    yield shape.chunk(rest)
+                tokens = stream.result.output_tokens or 0
+            clock.end_ns = time.perf_counter_ns()
+            reason = "stop" if stops.stopped else finish_reason(tokens, plan.max_tokens, False)
+            yield shape.chunk(None, reason)
+            if plan.include_usage:
+                yield shape.usage_chunk(usage(plan.prompt_tokens, tokens))
+            outcome = "ok"
+            yield DONE
+        except RequestError as error:
+            answer, outcome = routing_failure(error)
+            yield error_event(answer.body())
+            yield DONE
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome = "cancelled"
+            raise
+        finally:
+            await stream.aclose()
+            timing = clock.timing(tokens) if outcome == "ok" else Timing()
+            self._ended(plan, outcome, timing, tokens)
+
+    def _count(self, text: str) -> int:
+        return len(self.catalog.tokenizer.encode(text, add_special_tokens=False))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = ApiError(
+        exc.status_code,
+        f"{request.method} {request.url.path}: {exc.detail}",
+        None,
+        "not_found" if exc.status_code == 404 else None,
+    )
+    return error_response(error)
+
+
+def build_app(gateway: Gateway) -> Starlette:
+    """The Starlette app of `gateway`; closing it closes the client and the readiness checks."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await gateway.client.aclose()
+            await gateway.readiness.close()
+
+    routes = [
+        Route("/v1/completions", gateway.completions, methods=["POST"]),
+        Route("/v1/chat/completions", gateway.chat, methods=["POST"]),
+        Route("/v1/models", gateway.models, methods=["GET"]),
+        Route("/metrics", gateway.metrics_endpoint, methods=["GET"]),
+        Route("/health", gateway.live, methods=["GET"]),
+        Route("/health/ready", gateway.ready, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+        max_body_size=MAX_BODY_BYTES,
+    )
