@@ -84,6 +84,8 @@ PREPROCESSING_OUTPUTS: tuple[TensorSpec, ...] = (
     _req("OUT_PAD_ID", "TYPE_INT32", 1),
     # The class's priority level on a shared engine (0 when the class has its own engine).
     _req("OUT_PRIORITY", "TYPE_INT32", 1),
+    # A key made per request: see STREAM_KEY_ENGINE_INPUTS.
+    _req("OUT_STREAM_KEY", "TYPE_STRING", 1),
 )
 
 # --- tensorrt_llm: the engine --------------------------------------------------------------------
@@ -123,12 +125,27 @@ TENSORRT_LLM_OUTPUTS: tuple[TensorSpec, ...] = (
     _req("output_log_probs", "TYPE_FP32", -1, -1),
 )
 
+# --- the stream key: what our Python engines (kinds cpu and llmapi) add to the contract ----------
+# Postprocessing keeps streaming UTF-8 state between the responses of one request, so it needs a
+# key no client chooses: preprocessing makes one per request, the engine echoes it on every
+# response with `is_final`, and postprocessing keys its state on it and frees it on the final
+# response. The key has to travel through the engine because Triton refuses an ensemble step
+# whose inputs come from a decoupled model and from elsewhere. TensorRT-LLM's C++ backend knows
+# none of these tensors, so `trt-engine` ensembles go without them (use the BLS to stream there).
+STREAM_KEY_ENGINE_INPUTS: tuple[TensorSpec, ...] = (_opt("stream_key", "TYPE_STRING", 1),)
+STREAM_KEY_ENGINE_OUTPUTS: tuple[TensorSpec, ...] = (
+    _req("stream_key", "TYPE_STRING", 1),
+    _req("is_final", "TYPE_BOOL", 1),
+)
+
 # --- postprocessing: token ids -> text -----------------------------------------------------------
 POSTPROCESSING_INPUTS: tuple[TensorSpec, ...] = (
     _req("TOKENS_BATCH", "TYPE_INT32", -1, -1),
     _req("SEQUENCE_LENGTH", "TYPE_INT32", -1),
     _opt("CUM_LOG_PROBS", "TYPE_FP32", -1),
     _opt("OUTPUT_LOG_PROBS", "TYPE_FP32", -1, -1),
+    _opt("STREAM_KEY", "TYPE_STRING", 1),
+    _opt("IS_FINAL", "TYPE_BOOL", 1),
 )
 POSTPROCESSING_OUTPUTS: tuple[TensorSpec, ...] = (
     _req("OUTPUT", "TYPE_STRING", -1),
@@ -219,6 +236,30 @@ ENSEMBLE_STEPS: tuple[EnsembleStep, ...] = (
         ),
     ),
 )
+
+_STREAM_KEY_MAPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
+    "preprocessing": ((), (("OUT_STREAM_KEY", "_STREAM_KEY"),)),
+    "tensorrt_llm": (
+        (("stream_key", "_STREAM_KEY"),),
+        (("stream_key", "_ENGINE_STREAM_KEY"), ("is_final", "_IS_FINAL")),
+    ),
+    "postprocessing": ((("STREAM_KEY", "_ENGINE_STREAM_KEY"), ("IS_FINAL", "_IS_FINAL")), ()),
+}
+
+
+def ensemble_steps(stream_keys: bool) -> tuple[EnsembleStep, ...]:
+    """The ensemble's steps, with the stream key wired through the engine when it carries one."""
+    if not stream_keys:
+        return ENSEMBLE_STEPS
+    return tuple(
+        EnsembleStep(
+            step.role,
+            step.input_map + _STREAM_KEY_MAPS[step.role][0],
+            step.output_map + _STREAM_KEY_MAPS[step.role][1],
+        )
+        for step in ENSEMBLE_STEPS
+    )
+
 
 MODEL_ROLES: tuple[str, ...] = (
     "preprocessing",

@@ -2,12 +2,11 @@
 sends them: whatever request ids the clients choose (the same, none, distinct), each stream's
 text should equal the non-streaming answer, multi-byte characters included.
 
-Postprocessing keys its streaming UTF-8 state on the client's request id, so streams that share
-an id garble each other and streams without one split characters (issue 11, item 4). A stream
-key made inside the ensemble cannot reach postprocessing past the engine: Triton refuses an
-ensemble step whose inputs come from the decoupled engine and from elsewhere ("receives inputs
-originated from different decoupled models", core's ensemble_utils.cc), so the engine has to
-carry the key. Until it does, those cases are expected to fail (strict: a fix makes them pass).
+Postprocessing keys its streaming UTF-8 state on a key that preprocessing makes per request and
+the engine echoes on every response (Triton refuses an ensemble step whose inputs come from the
+decoupled engine and from elsewhere, so the key travels through the engine). Keyed on the
+client's request id instead, streams that shared an id garbled each other and streams without
+one split characters.
 """
 
 from __future__ import annotations
@@ -109,12 +108,9 @@ def answers(interactive: ServedDeployment) -> list[str]:
     return texts
 
 
-UNKEYED = pytest.mark.xfail(
-    strict=True, reason="postprocessing keys stream state on the client's request id"
-)
 IDS = [
-    pytest.param(lambda index: "1", id="shared id", marks=UNKEYED),
-    pytest.param(lambda index: None, id="no id", marks=UNKEYED),
+    pytest.param(lambda index: "1", id="shared id"),
+    pytest.param(lambda index: None, id="no id"),
     pytest.param(lambda index: f"stream-{index}", id="distinct ids"),
 ]
 

@@ -8,7 +8,8 @@ and are accepted and ignored. `priority` is the request's Triton priority level 
 0 = the model's default), checked against the model's `priority_levels`. Outputs follow
 TensorRT-LLM's Triton model: `output_ids` `[1, beam, tokens]`, `sequence_length` `[1, beam]`
 (tokens in this response), `cum_log_probs` `[1, beam]`, `output_log_probs`
-`[1, beam, generated tokens]` (zeros unless `return_log_probs`).
+`[1, beam, generated tokens]` (zeros unless `return_log_probs`). Every response also echoes the
+request's `stream_key` with `is_final`, for postprocessing (see tritonsla.contract).
 """
 
 from __future__ import annotations
@@ -17,12 +18,23 @@ from collections.abc import Callable, Hashable, Mapping
 
 import numpy as np
 
-from tritonsla.contract import TENSORRT_LLM_INPUTS
+from tritonsla.contract import STREAM_KEY_ENGINE_INPUTS, TENSORRT_LLM_INPUTS
 from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.request import GenerationRequest, OutputEvent, check_priority
 from tritonsla.cpu.sampling import SamplingParams, WordList
 
-INPUT_NAMES: tuple[str, ...] = tuple(spec.name for spec in TENSORRT_LLM_INPUTS)
+INPUT_NAMES: tuple[str, ...] = tuple(
+    spec.name for spec in TENSORRT_LLM_INPUTS + STREAM_KEY_ENGINE_INPUTS
+)
+
+
+def stream_key_of(tensors: Mapping[str, np.ndarray]) -> bytes:
+    """The request's `stream_key` (b"" when it has none, as from the BLS)."""
+    key = tensors.get("stream_key")
+    if key is None or key.size == 0:
+        return b""
+    value = key.reshape(-1)[0]
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def request_from_tensors(
@@ -78,14 +90,16 @@ def request_from_tensors(
     )
 
 
-def event_to_tensors(event: OutputEvent) -> dict[str, np.ndarray]:
-    """Output tensors of one response (batch 1, beam 1)."""
+def event_to_tensors(event: OutputEvent, stream_key: bytes = b"") -> dict[str, np.ndarray]:
+    """Output tensors of one response (batch 1, beam 1), with the request's stream key."""
     n_tokens = len(event.token_ids)
     return {
         "output_ids": np.asarray(event.token_ids, np.int32).reshape(1, 1, n_tokens),
         "sequence_length": np.full((1, 1), n_tokens, np.int32),
         "cum_log_probs": np.full((1, 1), event.cum_log_prob, np.float32),
         "output_log_probs": np.asarray(event.log_probs, np.float32).reshape(1, 1, -1),
+        "stream_key": np.array([[stream_key]], dtype=np.object_),
+        "is_final": np.array([[event.final]], dtype=bool),
     }
 
 

@@ -21,6 +21,9 @@ from tritonsla.profiles.topology import (
 CPU_PRECISION = {"fp32": "fp32", "fp16": "fp32", "bf16": "fp32", "int8": "int8"}
 """The cpu engine computes in numpy: half precisions run in fp32, int8 is weight-only int8."""
 
+STREAM_KEY_KINDS = frozenset({"cpu", "llmapi"})
+"""Engine kinds whose model is our Python model, which carries the stream key (see contract)."""
+
 HEADER = "Rendered by `tritonsla render` from {source}; edit the profile, not this file."
 
 
@@ -37,6 +40,17 @@ class Contract:
     ensemble_inputs: tuple[contract.TensorSpec, ...] = contract.ENSEMBLE_INPUTS
     ensemble_outputs: tuple[contract.TensorSpec, ...] = contract.ENSEMBLE_OUTPUTS
     steps: tuple[contract.EnsembleStep, ...] = contract.ENSEMBLE_STEPS
+
+
+def contract_of(engine_kind: str) -> Contract:
+    """The tables for `engine_kind`: our Python engines add the stream-key tensors."""
+    if engine_kind not in STREAM_KEY_KINDS:
+        return Contract()
+    return Contract(
+        tensorrt_llm_inputs=contract.TENSORRT_LLM_INPUTS + contract.STREAM_KEY_ENGINE_INPUTS,
+        tensorrt_llm_outputs=contract.TENSORRT_LLM_OUTPUTS + contract.STREAM_KEY_ENGINE_OUTPUTS,
+        steps=contract.ensemble_steps(stream_keys=True),
+    )
 
 
 def portable_path(path: Path, repo_parent: Path) -> str:
@@ -76,7 +90,7 @@ def _common(dep: Deployment, profile: Profile, repo_parent: Path, source: str) -
         "profile": profile,
         "deploy": dep.deploy,
         "engine_kind": dep.deploy.engine_kind,
-        "contract": Contract(),
+        "contract": contract_of(dep.deploy.engine_kind),
         "paths": model_paths(dep, profile, repo_parent),
     }
 

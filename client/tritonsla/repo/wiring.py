@@ -32,12 +32,25 @@ def check_ensemble(ensemble: mc.ModelConfig, models: dict[str, mc.ModelConfig]) 
         t.name: (t.data_type, _effective_dims(t), "ensemble input") for t in ensemble.input
     }
     consumed: set[str] = set()
+    # Triton's decoupled rule: each tensor is labelled with the decoupled model it last came
+    # through ("" for the ensemble's inputs), and one step may read only one label.
+    origin: dict[str, str] = dict.fromkeys(tensors, "")
     for step in ensemble.ensemble_scheduling.step:
         model = models.get(step.model_name)
         where = f"{ensemble.name} step {step.model_name}"
         if model is None:
             problems.append(f"{where}: model {step.model_name!r} is not in the repository")
             continue
+        labels = {origin[value] for value in step.input_map.values() if value in origin}
+        if len(labels) > 1:
+            named = ", ".join(repr(label or "the ensemble's inputs") for label in sorted(labels))
+            problems.append(
+                f"{where}: reads tensors that come from different decoupled models ({named}); "
+                "Triton refuses that, so pass them through one model"
+            )
+        label = (
+            step.model_name if model.model_transaction_policy.decoupled else min(labels, default="")
+        )
         inputs = {t.name: t for t in model.input}
         for key, value in step.input_map.items():
             target = inputs.get(key)
@@ -69,6 +82,7 @@ def check_ensemble(ensemble: mc.ModelConfig, models: dict[str, mc.ModelConfig]) 
                 problems.append(f"{where}: output_map key {key!r} is not an output of the model")
                 continue
             tensors[value] = (produced.data_type, _effective_dims(produced), step.model_name)
+            origin[value] = label
     for output in ensemble.output:
         source = tensors.get(output.name)
         if source is None:

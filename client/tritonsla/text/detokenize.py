@@ -84,6 +84,9 @@ class StreamDetokenizers:
     def __len__(self) -> int:
         return len(self._streams)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._streams
+
     def push(self, key: Hashable, ids: Iterable[int]) -> str:
         """Feed `ids` to the stream `key` (created on first use); return its completed text."""
         detokenizer = self._streams.pop(key, None) or IncrementalDetokenizer(self._tokenizer)
@@ -91,3 +94,9 @@ class StreamDetokenizers:
         while len(self._streams) > self._capacity:
             self._streams.popitem(last=False)
         return detokenizer.push(ids)
+
+    def finish(self, key: Hashable) -> str:
+        """End the stream `key` and free its state; return the text it still held ("" if the
+        stream is unknown)."""
+        detokenizer = self._streams.pop(key, None)
+        return "" if detokenizer is None else detokenizer.finish()

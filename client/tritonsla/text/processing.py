@@ -5,19 +5,21 @@ shapes are those of `tritonsla.contract` (PREPROCESSING_*, POSTPROCESSING_*). ST
 are numpy object arrays of bytes, as the Python backend hands them over.
 
 Streaming through the ensemble: the engine sends only the new ids of each step, and Triton
-passes each step to postprocessing as a separate request. The ensemble scheduler gives every
-composing request the id of the client's request, so `postprocess` can key a per-stream
-`StreamDetokenizers` on it and never split a character (a step that only starts one answers
-""). Limits, because postprocessing cannot see where a stream ends: the id must be unique among
-open streams, the state lives in one process (keep one postprocessing instance), and bytes of a
-character still unfinished when the stream ends are dropped (one-shot decoding shows U+FFFD).
-Requests without an id are decoded step by step: split characters then show as U+FFFD. The BLS
-model sees whole streams and has none of these limits.
+passes each step to postprocessing as a separate request. Preprocessing makes a stream key per
+request (OUT_STREAM_KEY); engines of kind cpu and llmapi echo it on every response with
+`is_final`, and `postprocess` keys a `StreamDetokenizers` on it, so no character is split (a step
+that only starts one answers "") and the state is freed on the final response. The key is ours,
+not the client's request id, so clients that share an id, or send none, never see each other's
+text. The state lives in one process: keep one postprocessing instance. Without a key (the C++
+backend of kind trt-engine cannot carry one) each step is decoded on its own, as upstream does:
+split characters then show as U+FFFD. The BLS model sees whole streams and has none of these
+limits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -28,13 +30,22 @@ from tritonsla.text.words import batch_word_lists
 Tensors = Mapping[str, np.ndarray]
 
 
+def new_stream_key() -> bytes:
+    """A key no other open stream has (random, 128 bits)."""
+    return uuid.uuid4().hex.encode()
+
+
 def preprocess(
-    tokenizer: TextTokenizer, inputs: Tensors, priority_level: int = 0
+    tokenizer: TextTokenizer,
+    inputs: Tensors,
+    priority_level: int = 0,
+    stream_key: Callable[[], bytes] = new_stream_key,
 ) -> dict[str, np.ndarray]:
     """QUERY, REQUEST_OUTPUT_LEN and the optional word lists and ids -> engine inputs.
 
     `priority_level` is the class's level on a shared engine (0: the class has its own engine);
-    every request of the batch carries it to the engine as OUT_PRIORITY.
+    every request of the batch carries it to the engine as OUT_PRIORITY. Each row gets its own
+    OUT_STREAM_KEY from `stream_key`.
 
     Raises ValueError for a request that cannot be served (undecodable or empty text, no end id).
     """
@@ -58,30 +69,35 @@ def preprocess(
         "OUT_END_ID": end_ids,
         "OUT_PAD_ID": pad_ids,
         "OUT_PRIORITY": np.full((batch, 1), priority_level, dtype=np.int32),
+        "OUT_STREAM_KEY": np.array([[stream_key()] for _ in range(batch)], dtype=np.object_),
     }
 
 
 def postprocess(
-    tokenizer: TextTokenizer,
-    inputs: Tensors,
-    request_id: str = "",
-    streams: StreamDetokenizers | None = None,
+    tokenizer: TextTokenizer, inputs: Tensors, streams: StreamDetokenizers | None = None
 ) -> dict[str, np.ndarray]:
     """TOKENS_BATCH [batch, beam, n] and SEQUENCE_LENGTH [batch, beam] -> OUTPUT text.
 
-    With `streams` and a non-empty `request_id`, each (request, batch row, beam) is one stream
-    and only whole characters are returned, the rest held for the next step of that stream.
-    Log probabilities pass through; absent ones become zeros of the right shape.
+    With `streams` and a row's non-empty STREAM_KEY, each (key, beam) is one stream: only whole
+    characters are returned, the rest held for the next step, and all of it on the row's final
+    step (IS_FINAL; absent means final), which frees the stream. A final step of a stream never
+    seen (a non-streaming answer) is decoded at once. Log probabilities pass through; absent ones
+    become zeros of the right shape.
     """
     tokens = inputs["TOKENS_BATCH"]
     lengths = inputs["SEQUENCE_LENGTH"].reshape(tokens.shape[:2])
+    keys = _column(inputs.get("STREAM_KEY"), tokens.shape[0], b"")
+    finals = _column(inputs.get("IS_FINAL"), tokens.shape[0], True)
     texts = np.empty(tokens.shape[:2], dtype=np.object_)
     for (row, beam), length in np.ndenumerate(lengths):
         ids = tokens[row, beam, :length].tolist()
-        if streams is not None and request_id:
-            text = streams.push((request_id, row, beam), ids)
-        else:
+        key = (keys[row], beam)
+        if streams is None or not keys[row] or (finals[row] and key not in streams):
             text = tokenizer.decode(ids)
+        else:
+            text = streams.push(key, ids)
+            if finals[row]:
+                text += streams.finish(key)
         texts[row, beam] = text.encode("utf-8")
     cum = inputs.get("CUM_LOG_PROBS")
     per_token = inputs.get("OUTPUT_LOG_PROBS")
@@ -92,6 +108,13 @@ def postprocess(
             np.zeros(tokens.shape, np.float32) if per_token is None else per_token
         ),
     }
+
+
+def _column(tensor: np.ndarray | None, batch: int, default: object) -> list:
+    """The first value of each row of a [batch, 1] tensor, or `default` for every row."""
+    if tensor is None:
+        return [default] * batch
+    return tensor.reshape(batch, -1)[:, 0].tolist()
 
 
 def _text(value: bytes | str) -> str:

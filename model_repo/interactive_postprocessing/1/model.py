@@ -3,11 +3,11 @@
 Thin adapter over tritonsla.text.processing.postprocess. Config parameter: `tokenizer_dir`
 (absolute, or relative to the folder containing the model repository; never inside it).
 
-Streaming through the ensemble arrives here one step per request. The ensemble gives each step
-the client's request id, which keys a per-stream detokenizer (bounded LRU) in this process, so
-characters split across steps come out whole. That needs the client to set a request id unique
-among its open streams, and one instance of this model (state is per process). Requests
-without an id are decoded step by step, as upstream does.
+Streaming through the ensemble arrives here one step per request, with the stream key that
+preprocessing made and the engine echoed (STREAM_KEY, IS_FINAL). It keys a per-stream
+detokenizer (bounded LRU) in this process, so characters split across steps come out whole,
+whatever request ids clients send; the final step frees it. State is per process: one instance
+of this model. Without a key (kind trt-engine) each step is decoded on its own, as upstream does.
 """
 
 import triton_python_backend_utils as pb_utils
@@ -34,7 +34,7 @@ class TritonPythonModel:
                     tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
                     if tensor is not None:
                         inputs[spec.name] = tensor.as_numpy()
-                outputs = postprocess(self.tokenizer, inputs, request.request_id(), self.streams)
+                outputs = postprocess(self.tokenizer, inputs, self.streams)
                 tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
                 responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             except Exception as exc:

@@ -21,7 +21,12 @@ from tritonsla.cpu.errors import QueueFullError
 from tritonsla.cpu.request import FinishReason
 from tritonsla.cpu.request_ids import RequestIds, is_stop_request
 from tritonsla.cpu.triton_config import settings_from_model_config
-from tritonsla.cpu.triton_io import INPUT_NAMES, event_to_tensors, request_from_tensors
+from tritonsla.cpu.triton_io import (
+    INPUT_NAMES,
+    event_to_tensors,
+    request_from_tensors,
+    stream_key_of,
+)
 from tritonsla.errors import TritonSlaError
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
@@ -84,7 +89,7 @@ class TritonPythonModel:
             generation = request_from_tensors(
                 engine_id,
                 tensors,
-                partial(_respond, sender, self.publish, done),
+                partial(_respond, sender, self.publish, done, stream_key_of(tensors)),
                 exclude_input_in_output=self.exclude_input_in_output,
                 is_cancelled=sender.is_cancelled,
                 priority_levels=self.priority_levels,
@@ -111,7 +116,7 @@ def _metric(families, name, description, kind, labels):
     return families[name].Metric(labels=labels)
 
 
-def _respond(sender, publish, done, event):
+def _respond(sender, publish, done, stream_key, event):
     """Send one engine event (called from the engine thread)."""
     finished = event.final or event.finish_reason is not None
     if finished:
@@ -122,7 +127,7 @@ def _respond(sender, publish, done, event):
     elif event.error is not None:
         _send_error(sender, event.error, pb_utils.TritonError.INTERNAL)
     else:
-        outputs = event_to_tensors(event)
+        outputs = event_to_tensors(event, stream_key)
         tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
         response = pb_utils.InferenceResponse(output_tensors=tensors)
         sender.send(response, flags=FINAL if event.final else 0)

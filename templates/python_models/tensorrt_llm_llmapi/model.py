@@ -17,7 +17,12 @@ import triton_python_backend_utils as pb_utils
 
 from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.triton_config import queue_options
-from tritonsla.cpu.triton_io import INPUT_NAMES, event_to_tensors, request_from_tensors
+from tritonsla.cpu.triton_io import (
+    INPUT_NAMES,
+    event_to_tensors,
+    request_from_tensors,
+    stream_key_of,
+)
 from tritonsla.llmapi.mapping import (
     llm_priority,
     load_llm_config,
@@ -69,10 +74,11 @@ class TritonPythonModel:
                     pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error))), flags=FINAL
                 )
                 continue
-            asyncio.run_coroutine_threadsafe(self._generate(parsed, sender), self.loop)
+            key = stream_key_of(tensors)
+            asyncio.run_coroutine_threadsafe(self._generate(parsed, sender, key), self.loop)
         return None
 
-    async def _generate(self, parsed, sender):
+    async def _generate(self, parsed, sender, stream_key):
         from tensorrt_llm import SamplingParams
 
         try:
@@ -92,7 +98,7 @@ class TritonPythonModel:
                     parsed, list(output.outputs[0].token_ids), sent, output.finished
                 )
                 if event is not None:
-                    tensors = event_to_tensors(event)
+                    tensors = event_to_tensors(event, stream_key)
                     sender.send(
                         pb_utils.InferenceResponse(
                             output_tensors=[pb_utils.Tensor(k, v) for k, v in tensors.items()]

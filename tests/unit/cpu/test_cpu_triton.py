@@ -17,7 +17,12 @@ from tritonsla.cpu.errors import EngineConfigError, InvalidRequestError, QueueFu
 from tritonsla.cpu.model import GPT2Model
 from tritonsla.cpu.request import FinishReason, OutputEvent
 from tritonsla.cpu.triton_config import settings_from_model_config
-from tritonsla.cpu.triton_io import event_to_tensors, request_from_tensors, word_list
+from tritonsla.cpu.triton_io import (
+    event_to_tensors,
+    request_from_tensors,
+    stream_key_of,
+    word_list,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 ADAPTER = ROOT / "templates" / "python_models" / "tensorrt_llm_cpu" / "model.py"
@@ -109,6 +114,15 @@ def test_event_to_tensors_shapes_and_types() -> None:
     )
     empty = event_to_tensors(OutputEvent("r", (), (), 0.0, True, FinishReason.END_ID))
     assert empty["output_ids"].shape == (1, 1, 0) and empty["output_log_probs"].shape == (1, 1, 0)
+    assert out["stream_key"].tolist() == [[b""]] and out["is_final"].tolist() == [[True]]
+    step = OutputEvent("r", (4,), (), 0.0, False, None)
+    keyed = event_to_tensors(step, b"k1")
+    assert keyed["stream_key"].tolist() == [[b"k1"]] and keyed["is_final"].tolist() == [[False]]
+
+
+def test_stream_key_of_reads_the_key_or_none() -> None:
+    assert stream_key_of({"stream_key": np.array([[b"abc"]], dtype=np.object_)}) == b"abc"
+    assert stream_key_of({}) == b""
 
 
 def test_settings_from_model_config(tmp_path: Path) -> None:

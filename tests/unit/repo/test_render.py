@@ -134,3 +134,18 @@ def test_wiring_check_catches_broken_ensemble(project):
     assert "required input 'input_lengths' is not mapped" in problems
     assert "'top_p' is TYPE_FP32" in problems
     assert text_format.MessageToString(ensemble)  # the original is untouched
+
+
+def test_wiring_check_enforces_tritons_decoupled_rule(project):
+    # Postprocessing reads the engine's (decoupled) outputs, so its stream key must come through
+    # the engine too: reading preprocessing's key directly is what Triton refuses at load.
+    configs = validate_plan(render(project.deploy, project.out).plan)
+    broken = mc.ModelConfig()
+    broken.CopyFrom(configs["batch_ensemble"])
+    post = next(s for s in broken.ensemble_scheduling.step if "postprocessing" in s.model_name)
+    assert post.input_map["STREAM_KEY"] == "_ENGINE_STREAM_KEY"
+    assert check_ensemble(configs["batch_ensemble"], configs) == []
+    post.input_map["STREAM_KEY"] = "_STREAM_KEY"
+    problems = check_ensemble(broken, configs)
+    assert len(problems) == 1
+    assert "different decoupled models" in problems[0] and "'batch_tensorrt_llm'" in problems[0]

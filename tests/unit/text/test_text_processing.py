@@ -50,6 +50,10 @@ def test_preprocess_batch(tokenizer: TextTokenizer) -> None:
     stop = word_list(tokenizer, ["\n,end"])
     assert outputs["STOP_WORDS_IDS"][0, :, : stop.shape[1]].tolist() == stop.tolist()
     assert outputs["BAD_WORDS_IDS"].tolist() == [[[0], [-1]], [[0], [-1]]]
+    keys = outputs["OUT_STREAM_KEY"].reshape(-1).tolist()
+    assert len(set(keys)) == 2 and all(isinstance(k, bytes) and len(k) == 32 for k in keys)
+    again = preprocess(tokenizer, inputs)["OUT_STREAM_KEY"].reshape(-1).tolist()
+    assert not set(again) & set(keys)  # a new key per request, whatever the client sends
 
 
 def test_preprocess_uses_request_end_and_pad_ids(tokenizer: TextTokenizer) -> None:
@@ -122,30 +126,72 @@ def test_postprocess_passes_log_probs_through(tokenizer: TextTokenizer) -> None:
     assert outputs["OUT_OUTPUT_LOG_PROBS"] is per_token
 
 
-def _streamed(tokenizer: TextTokenizer, text: str, request_id: str, streams) -> list[str]:
-    """Feed `text`'s ids one engine step (1-3 new ids) per postprocessing request."""
+def _streamed(tokenizer: TextTokenizer, text: str, key: bytes | None, streams) -> list[str]:
+    """Feed `text`'s ids one engine step (1-3 new ids) per postprocessing request, as the
+    ensemble does: each step carries the stream key (when `key` is not None) and IS_FINAL."""
     ids, rng, chunks, start = tokenizer.encode(text), random.Random(5), [], 0
     while start < len(ids):
         step = ids[start : start + rng.randint(1, 3)]
         start += len(step)
         tokens, lengths = _tokens([step], len(step))
         inputs = {"TOKENS_BATCH": tokens, "SEQUENCE_LENGTH": lengths}
-        chunks.append(postprocess(tokenizer, inputs, request_id, streams)["OUTPUT"][0, 0].decode())
+        if key is not None:
+            inputs["STREAM_KEY"] = np.array([[key]], dtype=np.object_)
+            inputs["IS_FINAL"] = np.array([[start >= len(ids)]])
+        chunks.append(postprocess(tokenizer, inputs, streams)["OUTPUT"][0, 0].decode())
     return chunks
 
 
-def test_postprocess_streams_whole_characters_per_request_id(tokenizer: TextTokenizer) -> None:
+def test_postprocess_streams_whole_characters_per_stream_key(tokenizer: TextTokenizer) -> None:
     text = "Streaming 中文 and emoji 😀🎉👍 through the ensemble, café."
     streams = StreamDetokenizers(tokenizer)
-    chunks = _streamed(tokenizer, text, "request-1", streams)
+    chunks = _streamed(tokenizer, text, b"key-1", streams)
     assert "".join(chunks) == text
     assert all(REPLACEMENT not in chunk for chunk in chunks)
-    assert len(streams) == 1
+    assert len(streams) == 0  # the final step freed the stream
 
 
-def test_postprocess_without_request_id_decodes_each_step_alone(tokenizer: TextTokenizer) -> None:
-    """The documented limitation: no id, no stream state, split characters show as U+FFFD."""
+def test_interleaved_streams_with_distinct_keys_do_not_mix(tokenizer: TextTokenizer) -> None:
+    texts = {b"a": "中文 😀 first", b"b": "naïve €100 second"}
     streams = StreamDetokenizers(tokenizer)
-    chunks = _streamed(tokenizer, "😀🎉👍中文", "", streams)
+    ids = {key: tokenizer.encode(text) for key, text in texts.items()}
+    out = {key: "" for key in texts}
+    for position in range(max(map(len, ids.values()))):
+        for key, row in ids.items():  # one token of each stream in turn
+            if position < len(row):
+                tokens, lengths = _tokens([row[position : position + 1]], 1)
+                inputs = {
+                    "TOKENS_BATCH": tokens,
+                    "SEQUENCE_LENGTH": lengths,
+                    "STREAM_KEY": np.array([[key]], dtype=np.object_),
+                    "IS_FINAL": np.array([[position == len(row) - 1]]),
+                }
+                out[key] += postprocess(tokenizer, inputs, streams)["OUTPUT"][0, 0].decode()
+    assert out == texts and len(streams) == 0
+
+
+def test_final_step_flushes_an_unfinished_character_as_one_shot_decoding_does(
+    tokenizer: TextTokenizer,
+) -> None:
+    ids = tokenizer.encode("ok 😀")[:-1]  # the emoji's last byte never comes
+    streams = StreamDetokenizers(tokenizer)
+    text = ""
+    for index, token in enumerate(ids):
+        tokens, lengths = _tokens([[token]], 1)
+        inputs = {
+            "TOKENS_BATCH": tokens,
+            "SEQUENCE_LENGTH": lengths,
+            "STREAM_KEY": np.array([[b"k"]], dtype=np.object_),
+            "IS_FINAL": np.array([[index == len(ids) - 1]]),
+        }
+        text += postprocess(tokenizer, inputs, streams)["OUTPUT"][0, 0].decode()
+    assert text == tokenizer.decode(ids) and text.endswith(REPLACEMENT)
+    assert len(streams) == 0
+
+
+def test_postprocess_without_stream_key_decodes_each_step_alone(tokenizer: TextTokenizer) -> None:
+    """No key (kind trt-engine): no stream state, split characters show as U+FFFD."""
+    streams = StreamDetokenizers(tokenizer)
+    chunks = _streamed(tokenizer, "😀🎉👍中文", None, streams)
     assert REPLACEMENT in "".join(chunks)
     assert len(streams) == 0
