@@ -5,27 +5,34 @@
 
 A probe is one open-loop Poisson run at one rate through the bench runner (warm-up, per-class
 SLO verdicts, goodput, server statistics), judged for saturation by `saturation.judge`. The
-options' own loads and limits are not used: each probe sends for `probe_seconds` (longer when
-needed for `min_probe_requests`). Answers later than `drain_s` after the last send are
-cancelled. A probe also stops early once more requests are in flight than `stop_in_flight_s`
-seconds of its offered load (by Little's law, a mean latency above that; and never with
-`STOP_MIN_IN_FLIGHT` or fewer in flight): the server is then clearly behind, and the requests
-still in flight are cancelled and count as incomplete.
+options' own loads and limits are not used: each probe sends `probe_seconds` worth of requests
+at its rate (at least `min_probe_requests`), after the warm-up. Its arrivals are a Poisson
+process conditioned on that count (`ProbeArrivals`), so every probe offers exactly its rate:
+over a probe of ~60 requests a plain Poisson draw offers its rate +-13%, and a confirmation with
+other arrivals would then test another load, not the same one again. Answers later than
+`drain_s` after the last send are cancelled. A probe also stops early once more requests are
+in flight than `stop_in_flight_s` seconds of its offered load (by Little's law, a mean latency
+above that; and never with `STOP_MIN_IN_FLIGHT` or fewer in flight): the server is then
+clearly behind, and the requests still in flight are cancelled and count as incomplete.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import numpy as np
 
 from tritonsla.bench.benchmark import PreparedBench, sdk_sender
 from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe, search
 from tritonsla.bench.records import RequestRecord
 from tritonsla.bench.runner import ProgressHook, Sender, run_once
 from tritonsla.bench.saturation import judge
-from tritonsla.bench.schedule import Limits, Poisson, Slot
+from tritonsla.bench.schedule import Limits, RateStrategy, Slot
 from tritonsla.bench.workload import BenchRequest
 
 STOP_MIN_IN_FLIGHT = 10
@@ -47,13 +54,46 @@ class InFlight:
             self.count -= 1
 
 
+@dataclass(frozen=True)
+class ProbeArrivals(RateStrategy):
+    """Poisson arrivals whose `measured` requests span exactly (measured - 1) / rate seconds.
+
+    Given its count, a Poisson process's arrival times are uniform order statistics, i.e.
+    exponential gaps rescaled to their total: the measured part keeps Poisson's bursts but
+    offers exactly `rate`. The `warmup` requests before it, and any after it, are plain Poisson.
+    """
+
+    kind: ClassVar[str] = "poisson"
+    open_loop: ClassVar[bool] = True
+    warmup: int = 0
+    measured: int = 2
+
+    def gaps(self, rng: np.random.Generator) -> Iterator[float]:
+        mean = 1.0 / self.rate
+        yield from (float(gap) for gap in rng.exponential(mean, self.warmup))
+        inner = rng.exponential(1.0, self.measured - 1)
+        yield from (float(gap) for gap in inner * ((self.measured - 1) * mean / inner.sum()))
+        while True:
+            yield float(rng.exponential(mean))
+
+
+def probe_requests(rate: float, settings: CapacitySettings) -> int:
+    """Measured requests of a probe at `rate`: `probe_seconds` of them, at least the minimum."""
+    return max(math.ceil(rate * settings.probe_seconds), settings.min_probe_requests)
+
+
 def probe_limits(rate: float, settings: CapacitySettings) -> Limits:
-    """A probe's limits: `probe_seconds` of schedule, or enough for `min_probe_requests`."""
+    """A probe's limits: its measured requests after the warm-up."""
     return Limits(
-        duration_s=max(settings.probe_seconds, settings.min_probe_requests / rate),
+        requests=probe_requests(rate, settings),
         warmup_requests=settings.warmup_requests,
         drain_s=settings.drain_s,
     )
+
+
+def probe_arrivals(rate: float, settings: CapacitySettings) -> ProbeArrivals:
+    """The arrivals of a probe at `rate` (see ProbeArrivals)."""
+    return ProbeArrivals(rate, settings.warmup_requests, probe_requests(rate, settings))
 
 
 def in_flight_limit(rate: float, settings: CapacitySettings) -> float:
@@ -90,7 +130,7 @@ async def run_probe(
     started = time.perf_counter()
     try:
         run = await run_once(
-            Poisson(rate),
+            probe_arrivals(rate, settings),
             probe_limits(rate, settings),
             prepared.workload,
             counted,

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from benchkit import fake_sender
 from rich.console import Console
 from test_capacity_saturation import OBJECTIVES, run_of, steady
 
 from tritonsla.bench.capacity import CapacitySettings, Probe, search
-from tritonsla.bench.capacity_probe import in_flight_limit, probe_limits, run_probe
+from tritonsla.bench.capacity_probe import (
+    in_flight_limit,
+    probe_arrivals,
+    probe_limits,
+    run_probe,
+)
 from tritonsla.bench.records import RequestRecord
 from tritonsla.bench.report.capacity_report import (
     capacity_to_json,
@@ -46,12 +54,33 @@ async def stuck(request: BenchRequest, slot: Slot) -> RequestRecord:
     raise AssertionError("unreachable")
 
 
-def test_probe_limits_are_duration_based_with_a_minimum_count() -> None:
+def test_probe_limits_count_probe_seconds_of_requests_with_a_minimum() -> None:
     settings = CapacitySettings(probe_seconds=10, min_probe_requests=30, warmup_requests=2)
-    assert probe_limits(8, settings) == Limits(duration_s=10, warmup_requests=2, drain_s=10)
-    assert probe_limits(1, settings).duration_s == 30
+    assert probe_limits(8, settings) == Limits(requests=80, warmup_requests=2, drain_s=10)
+    assert probe_limits(1, settings).requests == 30
     assert in_flight_limit(8, settings) == 40
     assert in_flight_limit(0.5, settings) == 10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_probe_arrivals_offer_exactly_their_rate_whatever_the_draw(seed: int) -> None:
+    settings = CapacitySettings(probe_seconds=10, min_probe_requests=30, warmup_requests=6)
+    arrivals = probe_arrivals(6.0, settings)
+    assert arrivals.name == "poisson@6rps"
+    times = list(itertools.islice(arrivals.offsets(seed), 6 + 60 + 5))
+    measured = times[6:66]
+    assert (len(measured) - 1) / (measured[-1] - measured[0]) == pytest.approx(6.0)
+    gaps = np.diff(measured)
+    assert gaps.std() / gaps.mean() > 0.6  # still Poisson-like bursts (exponential: ~1)
+    assert times[66:] == sorted(times[66:]) and times[66] > times[65]
+
+
+def test_probe_arrivals_keep_their_shape_across_rates() -> None:
+    # Common random numbers: one seed gives the same pattern at every rate, scaled.
+    settings = CapacitySettings(probe_seconds=10, min_probe_requests=60, warmup_requests=0)
+    slow = list(itertools.islice(probe_arrivals(3.0, settings).offsets(0), 60))
+    fast = list(itertools.islice(probe_arrivals(6.0, settings).offsets(0), 60))
+    assert np.allclose(np.array(slow) / 2, fast)
 
 
 def test_a_probe_that_keeps_up_meets_the_slo() -> None:
@@ -67,9 +96,10 @@ def test_a_probe_whose_server_stops_answering_stops_early() -> None:
     probe = asyncio.run(run_probe(40, PREPARED, stuck, settings))  # type: ignore[arg-type]
     assert probe.stopped_early and not probe.slo_met
     assert probe.reasons[0].startswith("stopped early after")
-    assert "11 requests in flight" in probe.reasons[0]
+    seen = re.search(r"(\d+) requests in flight, more than 0.1 s", probe.reasons[0])
+    assert seen and int(seen.group(1)) > 10  # STOP_MIN_IN_FLIGHT: never stops at 10 or fewer
     records = probe.run.records
-    assert 11 <= len(records) < 40 * 5  # far fewer than the whole probe would send
+    assert int(seen.group(1)) <= len(records) < 40 * 5  # far fewer than the whole probe sends
     assert {r.status for r in records} == {"incomplete"}
 
 
