@@ -8,11 +8,19 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from tritonsla.cli.options import DEFAULT_DEPLOY, DEFAULT_REPO, add_deployment_options
+from tritonsla.cli.options import (
+    DEFAULT_DEPLOY,
+    DEFAULT_REPO,
+    UsageError,
+    add_deployment_options,
+)
+from tritonsla.k8s.render import render_k8s
 from tritonsla.repo.pipeline import load_and_check, render
 
 CACHE_REPOS = Path(".cache/repos")
 """Where deploy files other than the default one render unless told otherwise."""
+CACHE_K8S = Path(".cache/k8s")
+"""Where Kubernetes manifests render unless told otherwise."""
 
 
 def default_repo(deploy_file: Path, sets: list[str]) -> Path:
@@ -59,6 +67,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="do not write; exit 1 with a diff when the repository on disk is stale",
     )
     parser.add_argument(
+        "--target",
+        choices=("triton", "k8s"),
+        default="triton",
+        help="triton: the model repository (default); k8s: Kubernetes manifests of the deploy "
+        f"file (default --out {CACHE_K8S}/<deploy file name>)",
+    )
+    parser.add_argument(
         "--show-values",
         action="store_true",
         help="print the merged profile values of every endpoint and exit",
@@ -68,6 +83,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_render(args: argparse.Namespace, console: Console) -> int:
     """Handle `tritonsla render`; returns the exit status."""
+    if args.target == "k8s":
+        return run_render_k8s(args, console)
     out = args.out or default_repo(args.deploy, args.sets)
     if args.show_values:
         dep = load_and_check(args.deploy, out, args.sets)
@@ -91,4 +108,21 @@ def run_render(args: argparse.Namespace, console: Console) -> int:
         f"Rendered {models} models for {endpoints} "
         f"({result.deployment.deploy.engine_kind}) into {out}"
     )
+    return 0
+
+
+def run_render_k8s(args: argparse.Namespace, console: Console) -> int:
+    """`render --target k8s`: write the deploy file's Kubernetes manifests."""
+    if args.check or args.show_values:
+        flag = "--check" if args.check else "--show-values"
+        raise UsageError(f"tritonsla render: {flag} applies to --target triton only")
+    out = args.out or CACHE_K8S / args.deploy.stem
+    result = render_k8s(args.deploy, out, sets=args.sets, force=args.force)
+    objects = sum(len(objs) for objs in result.manifests.objects.values())
+    classes = ", ".join(
+        f"{c.sla} ({c.min_replicas}-{c.max_replicas} replicas on {c.signal})"
+        for c in result.spec.classes
+    )
+    console.print(f"Rendered {objects} Kubernetes objects into {out}: {classes}")
+    console.print(f"Manifests {result.schema_note}; apply with `kubectl apply -f {out}`.")
     return 0

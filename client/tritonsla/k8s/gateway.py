@@ -1,0 +1,125 @@
+"""The gateway's objects: a ConfigMap with the deploy file and its profiles, a Deployment running
+`tritonsla gateway` with one `--replica <class>=dns:///<headless service>:<grpc port>` per class
+(re-resolved, so new pods join and removed ones drain), its Service and ServiceMonitor (pure).
+
+The API key comes from the Secret `<name>-gateway` (key `api-key`) as TRITONSLA_API_KEY.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tritonsla.k8s.spec import API_KEY_ENV, GATEWAY_PORT, ClusterSpec
+from tritonsla.k8s.workloads import metadata
+from tritonsla.profiles.loading import Deployment
+
+CONFIG_MOUNT = "/etc/tritonsla"
+
+
+def config_name(spec: ClusterSpec) -> str:
+    return f"{spec.name}-config"
+
+
+def _key(path: str) -> str:
+    return path.replace("/", "__")
+
+
+def config_files(dep: Deployment) -> dict[str, str]:
+    """The deploy file (profiles_dir pointed at the mounted profiles) and its profile files,
+    by their path under CONFIG_MOUNT."""
+    data = yaml.safe_load(dep.deploy_file.read_text(encoding="utf-8"))
+    data["profiles_dir"] = "../profiles"
+    files = {f"deploy/{dep.deploy_file.name}": yaml.safe_dump(data, sort_keys=False)}
+    for name, path in dep.profile_files.items():
+        files[f"profiles/{name}.yaml"] = Path(path).read_text(encoding="utf-8")
+    return files
+
+
+def config_map(spec: ClusterSpec, dep: Deployment) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(spec, config_name(spec), spec.gateway_labels),
+        "data": {_key(path): text for path, text in config_files(dep).items()},
+    }
+
+
+def gateway_args(spec: ClusterSpec) -> list[str]:
+    args = [
+        "tritonsla",
+        "gateway",
+        "--deploy",
+        f"{CONFIG_MOUNT}/deploy/{spec.deploy_file}",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(GATEWAY_PORT),
+    ]
+    for cls in spec.classes:
+        args += ["--replica", spec.dns(cls)]
+    return args
+
+
+def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
+    probe = {"httpGet": {"path": "/health/ready", "port": "http"}, "periodSeconds": 5}
+    items = [{"key": _key(path), "path": path} for path in config_files(dep)]
+    container = {
+        "name": "gateway",
+        "image": spec.kube.gateway_image or spec.kube.image,
+        "command": gateway_args(spec),
+        "env": [
+            {
+                "name": API_KEY_ENV,
+                "valueFrom": {"secretKeyRef": {"name": spec.gateway_name, "key": "api-key"}},
+            }
+        ],
+        "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
+        "readinessProbe": probe,
+        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
+        "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(spec, spec.gateway_name, spec.gateway_labels),
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": dict(spec.gateway_labels)},
+            "template": {
+                "metadata": {"labels": dict(spec.gateway_labels)},
+                "spec": {
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": config_name(spec), "items": items}}
+                    ],
+                },
+            },
+        },
+    }
+
+
+def gateway_service(spec: ClusterSpec) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(spec, spec.gateway_name, spec.gateway_labels),
+        "spec": {
+            "selector": dict(spec.gateway_labels),
+            "ports": [{"name": "http", "port": GATEWAY_PORT, "targetPort": "http"}],
+        },
+    }
+
+
+def gateway_monitor(spec: ClusterSpec) -> dict:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata(spec, spec.gateway_name, spec.gateway_labels),
+        "spec": {
+            "selector": {"matchLabels": dict(spec.gateway_labels)},
+            "namespaceSelector": {"matchNames": [spec.namespace]},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+        },
+    }
