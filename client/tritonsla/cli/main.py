@@ -22,6 +22,7 @@ from tritonsla.cli import (
     engines_cmd,
     gateway_cmd,
     generate_cmd,
+    monitor_cmd,
     render_cmd,
     serve_cmd,
 )
@@ -34,6 +35,7 @@ SUBCOMMANDS = (
     serve_cmd,
     generate_cmd,
     gateway_cmd,
+    monitor_cmd,
     bench_cmd,
     demo_cmd,
     engines_cmd,
