@@ -4,8 +4,9 @@
 and atomic; see `render_cmd.default_repo`), starts the right tritonserver (on PATH, else the
 bundled one) detached on the chosen ports, waits for readiness and prints the endpoints.
 `--foreground` keeps it attached until Ctrl-C or SIGTERM instead, and exits with the server's
-status (128 + signal number after a signal) when tritonserver dies on its own. `stop` stops it
-with no orphan processes; `status` reports it.
+status (128 + signal number after a signal) when tritonserver dies on its own. `--gateway` also
+serves the OpenAI-compatible gateway (`tritonsla gateway`) beside it, attached: the two stop
+together. `stop` stops it with no orphan processes; `status` reports it.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from rich.console import Console
 from rich.table import Table
 
 from tritonsla import contract
+from tritonsla.cli.gateway_cmd import add_gateway_options, api_key
 from tritonsla.cli.options import add_deployment_options, port, positive_float
 from tritonsla.cli.render_cmd import add_force_option, default_repo
+from tritonsla.gateway import GatewayThread, create_app
 from tritonsla.profiles.loading import Deployment
 from tritonsla.repo.pipeline import render
+from tritonsla.routing import Replica
 from tritonsla.server import (
     Endpoints,
     Parallelism,
@@ -73,6 +77,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="stay attached; Ctrl-C stops the server; exit with the server's status if it dies",
     )
     serve.add_argument("--startup-timeout", type=positive_float, default=300.0, help="seconds")
+    serve.add_argument(
+        "--gateway",
+        action="store_true",
+        help="also serve the OpenAI-compatible gateway (as `tritonsla gateway`; API key from "
+        "TRITONSLA_API_KEY); implies --foreground: Ctrl-C or SIGTERM stops both",
+    )
+    add_gateway_options(serve, "gateway-")
     serve.add_argument("--run-dir", type=Path, default=None, help="where state and log live")
     serve.set_defaults(handler=run_serve)
 
@@ -145,7 +156,7 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
     blas = dep.deploy.hardware.blas_threads_per_engine
     run_dir = args.run_dir or default_run_dir()
     with startup_spinner(f"starting tritonserver on {repo}", console) as hook:
-        if args.foreground:
+        if args.foreground or args.gateway:
             log_file = run_dir / "tritonserver-foreground.log"
             server = TritonServer(
                 options,
@@ -167,6 +178,8 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
             )
     print_endpoints(console, options.endpoints, dep)
     console.print(f"repository: {repo}", highlight=False)
+    if args.gateway:
+        return run_foreground(server, run_dir, console, start_gateway(server, dep, args, console))
     if not args.foreground:
         if options.restricted:
             console.print(key_line(options, f"`admin_key` in {run_dir / 'server.json'}"))
@@ -183,9 +196,29 @@ def key_line(options: ServerOptions, where: str) -> str:
     )
 
 
-def run_foreground(server: TritonServer, run_dir: Path, console: Console) -> int:
+def start_gateway(
+    server: TritonServer, dep: Deployment, args: argparse.Namespace, console: Console
+) -> GatewayThread:
+    """The gateway beside `server`, routing to it; the server is stopped if it cannot start."""
+    endpoints = server.options.endpoints
+    replica = Replica(endpoints.grpc_address, endpoints.metrics_url)
+    try:
+        app = create_app(dep, replicas=[replica], api_key=api_key())
+        gateway = GatewayThread(app, args.gateway_host, args.gateway_port)
+        gateway.start()
+    except BaseException:
+        server.stop()
+        raise
+    console.print(f"gateway: {gateway.url}/v1 (OpenAI API; metrics {gateway.url}/metrics)")
+    return gateway
+
+
+def run_foreground(
+    server: TritonServer, run_dir: Path, console: Console, gateway: GatewayThread | None = None
+) -> int:
     """Stay attached until Ctrl-C or SIGTERM (exit 0) or until tritonserver dies on its own:
-    then print the tail of its log and exit with its status (128 + signal after a signal)."""
+    then print the tail of its log and exit with its status (128 + signal after a signal).
+    With a `gateway`, both stop together; a gateway that dies stops the server (exit 1)."""
     key_file = run_dir / "tritonserver-foreground.key"
     if server.options.restricted:
         write_private(key_file, f"{server.admin_key}\n")
@@ -197,9 +230,14 @@ def run_foreground(server: TritonServer, run_dir: Path, console: Console) -> int
     try:
         while code is None and not stopped.is_set():
             code = server.wait(POLL_SECONDS)
+            if gateway is not None and not gateway.alive():
+                console.print("the gateway stopped on its own; stopping tritonserver")
+                return 1
     except KeyboardInterrupt:
         pass
     finally:
+        if gateway is not None:
+            gateway.stop()
         server.stop()
         key_file.unlink(missing_ok=True)
     if code is None:

@@ -89,6 +89,10 @@ class Catalog:
         explicit: str | None = None,
     ) -> Plan:
         explicit = explicit or self._explicit_class(body.model, headers)
+        if body.stream_options is not None and not body.stream:
+            raise bad_request(
+                "stream_options", "`stream_options` is only allowed when `stream` is true"
+            )
         deadline_ms = parse_deadline(headers.get(DEADLINE_HEADER))
         priority = priority_of(body.priority)
         tokens = len(self.tokenizer.encode(prompt))
@@ -117,7 +121,14 @@ class Catalog:
                 f"max_seq_len), so ask for at most {room}",
                 "context_length_exceeded",
             )
+        if body.min_tokens > max_tokens:
+            raise bad_request(
+                "min_tokens",
+                f"`min_tokens` {body.min_tokens} exceeds the {max_tokens} tokens asked",
+            )
         options = CallOptions(sla=endpoint.sla, max_tokens=max_tokens, stream=True)
+        if body.min_tokens:
+            options["min_length"] = body.min_tokens
         if priority is not None:
             options["priority"] = priority
         if deadline_ms is not None:

@@ -7,7 +7,8 @@ Numbers are strict: `"max_tokens": "5"` or `5.0` is an error, as a JSON schema w
 
 `priority` is vLLM's field: an integer, lower means more urgent (default 0). Below 0 the
 request is high priority, above 0 low priority (routed to the batch class when no class and
-no deadline is given), as `tritonsla.routing.policy` takes them.
+no deadline is given), as `tritonsla.routing.policy` takes them. `min_tokens` is vLLM's too:
+the engine generates at least that many tokens (its end token is ignored until then).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class _Sampling(_Strict):
     logit_bias: dict[str, float] | None = None
     user: str | None = None
     priority: int = 0
+    min_tokens: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("stop")
     @classmethod
