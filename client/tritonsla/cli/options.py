@@ -12,6 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 from tritonsla.errors import TritonSlaError
+from tritonsla.routing.discovery import ReplicaSource
 from tritonsla.routing.table import Replica
 
 DEFAULT_DEPLOY = Path("deploy/cpu.yaml")
@@ -103,6 +104,19 @@ def replica_address(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected host:grpc_port, e.g. 127.0.0.1:8001, got {text!r}"
+        ) from None
+    return text
+
+
+def replica_source(text: str) -> str:
+    """A replica to route to: `host:port`, or `[class,...=]host:port` / `[class,...=]dns:///
+    name:port` (classes it serves; a DNS name re-resolved, see tritonsla.routing.discovery)."""
+    try:
+        ReplicaSource.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "expected host:grpc_port or [class=]dns:///name:grpc_port, e.g. "
+            f"realtime=dns:///realtime.llm.svc.cluster.local:8001, got {text!r}"
         ) from None
     return text
 

@@ -83,6 +83,12 @@ class HealthBoard:
             with self._lock:
                 self._strikes.pop(address, None)
 
+    def forget(self, address: str) -> None:
+        """A replica left the rotation for good (discovery): no more probes, no strikes."""
+        with self._lock:
+            self._down.pop(address, None)
+            self._strikes.pop(address, None)
+
     def held_out(self) -> list[str]:
         """Replicas out of rotation (down or suspect)."""
         with self._lock:

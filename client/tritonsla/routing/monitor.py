@@ -31,14 +31,21 @@ class Monitor:
             raise ValueError(f"`interval` must be > 0 seconds; got {interval}")
         self.router = router
         self.interval = interval
-        self.replicas = tuple(
-            {r.address: r for e in router.table.endpoints.values() for r in e.replicas}.values()
-        )
         self._polled: dict[str, float] = {}
         self._stats_clients: dict[str, grpcclient.InferenceServerClient] = {}
 
+    @property
+    def replicas(self) -> tuple[Replica, ...]:
+        """Every replica of the table now (discovery may change them)."""
+        endpoints = self.router.table.endpoints.values()
+        return tuple({r.address: r for e in endpoints for r in e.replicas}.values())
+
     def tick(self, now: float) -> None:
-        """Probe the down replicas that are due, then poll the up ones that are due."""
+        """Re-resolve replica names when due, probe the down replicas that are due, then poll
+        the up ones that are due."""
+        discovery = self.router.table.discovery
+        if discovery is not None and discovery.due(now):
+            self.rediscover(now)
         health = self.router.health
         for address in health.due(now):
             if probe_ready(address, PROBE_TIMEOUT_S):
@@ -56,6 +63,26 @@ class Monitor:
             if counters is not None:
                 endpoints = self.router.table.endpoints.values()
                 self.router.load.record(replica, endpoints, counters, now)
+
+    def rediscover(self, now: float) -> None:
+        """Resolve the table's names again: new addresses join their classes, vanished ones
+        leave (no new requests; those under way finish) and are forgotten."""
+        table = self.router.table
+        discovery = table.discovery
+        assert discovery is not None
+        before = {r.address: r for r in self.replicas}
+        discovery.resolve()
+        discovery.next_at = now + discovery.refresh_s
+        for sla, addresses in discovery.assignments(list(table.endpoints)).items():
+            if tuple(r.address for r in table.endpoints[sla].replicas) != addresses:
+                replicas = tuple(before.get(a) or Replica(a) for a in addresses)
+                table.set_replicas(sla, replicas)
+        for gone in before.keys() - {r.address for r in self.replicas}:
+            self.router.health.forget(gone)
+            self._polled.pop(gone, None)
+            client = self._stats_clients.pop(gone, None)
+            if client is not None:
+                client.close()
 
     def _poll(self, replica: Replica) -> dict[str, Counters] | None:
         """The replica's counters from its metrics URL, else the statistics API; None on error."""

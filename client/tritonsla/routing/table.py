@@ -3,6 +3,9 @@
 Nothing is copied: each Endpoint keeps a reference to its merged Profile, so its SLO, queue
 policy and batch size are the ones the rendered Triton configs were made from. Replicas are
 `deploy.server` (host:grpc_port, with its metrics URL) first, then `deploy.server.replicas`.
+Replicas given instead may be limited to classes or be DNS names (`tritonsla.routing.discovery`);
+the table then keeps its `discovery`, and the monitor changes a class's replicas as names
+resolve anew (`set_replicas`): each Endpoint stays an immutable snapshot.
 An endpoint whose model serves the ensemble/BLS contract names its engine model
 (`<profile>_tensorrt_llm`): the client asks it for exact token counts and can stop requests there.
 """
@@ -11,12 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 from tritonsla.contract import MODEL_ROLES, model_name
 from tritonsla.profiles.loading import Deployment
 from tritonsla.profiles.schema import Profile, Queue, Slo
 from tritonsla.profiles.topology import engine_model_of, engine_priority_level
+from tritonsla.routing.discovery import (
+    DEFAULT_REFRESH_S,
+    Discovery,
+    ReplicaSource,
+    Resolver,
+    is_source,
+    system_resolver,
+)
 from tritonsla.routing.errors import UnknownEndpointError
 from tritonsla.server.ports import Endpoints
 
@@ -96,6 +107,8 @@ class EndpointTable:
     endpoints: Mapping[str, Endpoint]
     models: Mapping[str, Endpoint]
     deployment: Deployment
+    discovery: Discovery | None = None
+    """The replica sources, when classes have their own replicas or names are re-resolved."""
 
     @classmethod
     def from_deployment(
@@ -104,28 +117,55 @@ class EndpointTable:
         *,
         target: Target = "bls",
         replicas: Sequence[Replica | str] | None = None,
+        resolver: Resolver = system_resolver,
+        refresh_s: float = DEFAULT_REFRESH_S,
     ) -> EndpointTable:
-        """Build the table; `replicas` replaces the deploy file's servers (e.g. in tests)."""
+        """Build the table; `replicas` replaces the deploy file's servers (e.g. in tests).
+
+        Replicas written `<class>=...` serve those classes only; `dns:///name:port` ones are
+        resolved by `resolver` now and every `refresh_s` by the monitor."""
         if target not in TARGET_ROLES:
             raise UnknownEndpointError("target", target, list(TARGET_ROLES))
-        servers = (
-            tuple(r if isinstance(r, Replica) else Replica.parse(r) for r in replicas)
-            if replicas is not None
-            else deploy_replicas(deployment)
-        )
-        if not servers:
-            raise ValueError("the endpoint table needs at least one replica")
+        discovery = None
+        if replicas is not None and any(isinstance(r, str) and is_source(r) for r in replicas):
+            discovery = _discovery(deployment, replicas, resolver, refresh_s)
+            assigned = {
+                sla: tuple(Replica(address) for address in addresses)
+                for sla, addresses in discovery.assignments(list(deployment.profiles)).items()
+            }
+        else:
+            servers = (
+                tuple(r if isinstance(r, Replica) else Replica.parse(r) for r in replicas)
+                if replicas is not None
+                else deploy_replicas(deployment)
+            )
+            if not servers:
+                raise ValueError("the endpoint table needs at least one replica")
+            assigned = dict.fromkeys(deployment.profiles, servers)
         endpoints: dict[str, Endpoint] = {}
         models: dict[str, Endpoint] = {}
         for sla, profile in deployment.profiles.items():
             engine = engine_model_of(deployment, sla)
             level = engine_priority_level(deployment, sla)
             for kind, role in TARGET_ROLES.items():
-                endpoint = Endpoint(sla, model_name(sla, role), servers, profile, engine, level)
+                endpoint = Endpoint(
+                    sla, model_name(sla, role), assigned[sla], profile, engine, level
+                )
                 models[endpoint.model] = endpoint
                 if kind == target:
                     endpoints[sla] = endpoint
-        return cls(endpoints, models, deployment)
+        return cls(endpoints, models, deployment, discovery)
+
+    def set_replicas(self, sla: str, replicas: tuple[Replica, ...]) -> None:
+        """Give class `sla` these replicas (discovery): its endpoints are replaced, for both
+        targets, so requests routed from now on see them; requests under way keep theirs."""
+        models = cast(dict[str, Endpoint], self.models)
+        endpoints = cast(dict[str, Endpoint], self.endpoints)
+        for model, endpoint in list(models.items()):
+            if endpoint.sla == sla:
+                models[model] = replace(endpoint, replicas=replicas)
+        if sla in endpoints:
+            endpoints[sla] = models[endpoints[sla].model]
 
     def endpoint(self, sla: str) -> Endpoint:
         """The endpoint of SLA class `sla`."""
@@ -158,3 +198,24 @@ def deploy_replicas(deployment: Deployment) -> tuple[Replica, ...]:
     main = Endpoints(server.host, server.http_port, server.grpc_port, server.metrics_port)
     extra = tuple(Replica.parse(text) for text in server.replicas)
     return (Replica(main.grpc_address, main.metrics_url), *extra)
+
+
+def _discovery(
+    deployment: Deployment,
+    replicas: Sequence[Replica | str],
+    resolver: Resolver,
+    refresh_s: float,
+) -> Discovery:
+    """Parse and resolve replica sources; every class needs one, every named class must exist."""
+    sources = tuple(ReplicaSource.parse(r if isinstance(r, str) else r.address) for r in replicas)
+    classes = list(deployment.profiles)
+    for source in sources:
+        for sla in source.classes:
+            if sla not in deployment.profiles:
+                raise UnknownEndpointError("SLA class", sla, classes)
+    for sla in classes:
+        if not any(source.serves(sla) for source in sources):
+            raise ValueError(f"no replica serves SLA class {sla!r}; add `{sla}=host:port`")
+    discovery = Discovery(sources, resolver, refresh_s)
+    discovery.resolve()
+    return discovery
