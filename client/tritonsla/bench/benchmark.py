@@ -7,22 +7,25 @@
 `prepare` fails fast on bad input (ConfigError naming the option) before any request is sent.
 Routed mode lets the SDK route each request by its class; `endpoint` sends every request to
 one fixed model (routing bypassed) while classes still label requests, so each class is judged
-by its own objective either way: the comparison of issue 7.
+by its own objective either way: the comparison of issue 7. `openai` sends every request to an
+OpenAI-compatible server instead (the gateway, by its `x-sla-class` header), so the same
+workload measures what the gateway adds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from tritonsla.bench.objectives import deployment_objectives, parse_goodput, with_overrides
+from tritonsla.bench.openai import OpenAiTarget, openai_sender
 from tritonsla.bench.result import BenchReport
-from tritonsla.bench.runner import ProgressHook, ServerTarget, run_sweep
+from tritonsla.bench.runner import ProgressHook, Sender, ServerTarget, run_sweep
 from tritonsla.bench.schedule import Concurrent, Limits, LoadStrategy
 from tritonsla.bench.sdk import SdkSender, pinned_table
 from tritonsla.bench.workload import (
@@ -65,6 +68,8 @@ class BenchOptions:
     stream: StreamMode = "auto"
     timeout_s: float = 600.0
     server_stats: bool = True
+    num_prompts: int | None = None
+    openai: OpenAiTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,28 @@ def _prompts(options: BenchOptions, deployment: Deployment) -> PromptSource:
     return SyntheticPrompts.from_tokenizer(tokenizer, options.input_tokens, options.seed)
 
 
+def _check_combinations(options: BenchOptions) -> None:
+    if options.num_prompts is not None and options.prompts is not None:
+        raise ConfigError(
+            "--num-prompts", str(options.num_prompts),
+            "applies to synthetic prompts; a --prompts file cycles through its own lines",
+            "drop --num-prompts, or keep as many lines in the file",
+        )  # fmt: skip
+    if options.openai is not None and options.endpoint is not None:
+        raise ConfigError(
+            "--openai-url", options.openai.base_url,
+            "sends every request to the OpenAI server; --endpoint names a Triton model",
+            "drop --endpoint (or --openai-url)",
+        )  # fmt: skip
+
+
 def prepare(options: BenchOptions) -> PreparedBench:
     """Read and check every input; nothing is sent yet."""
+    _check_combinations(options)
     deployment = load_deployment(options.deploy, list(options.sets))
+    if options.openai is not None and options.openai.model is None:
+        target = dataclasses.replace(options.openai, model=deployment.deploy.model.name)
+        options = dataclasses.replace(options, openai=target)
     classes = list(deployment.profiles)
     mix = parse_mix(options.mix, classes) if options.mix else equal_mix(classes)
     objectives = with_overrides(
@@ -123,7 +147,7 @@ def prepare(options: BenchOptions) -> PreparedBench:
                 str(options.prompts), "sla", f"unknown class(es) {', '.join(unknown)}",
                 f"available: {', '.join(classes)}",
             )  # fmt: skip
-    workload = Workload(prompts, options.output_tokens, mix, options.seed)
+    workload = Workload(prompts, options.output_tokens, mix, options.seed, options.num_prompts)
     table = EndpointTable.from_deployment(deployment, replicas=_replicas(options))
     replicas = {r.address: r for e in table.endpoints.values() for r in e.replicas}
     if options.endpoint is not None:
@@ -146,12 +170,14 @@ def settings_of(prepared: PreparedBench) -> dict[str, Any]:
         "deploy": str(options.deploy),
         "sets": list(options.sets),
         "servers": [replica.address for replica in prepared.replicas],
-        "mode": "fixed endpoint" if options.endpoint else "routed",
+        "mode": _mode(options),
         "endpoint": options.endpoint,
+        "openai": None if options.openai is None else _openai_settings(options.openai),
         "loads": [strategy.name for strategy in options.strategies],
         "limits": dataclasses.asdict(options.limits),
         "mix": None if workload.mix is None else workload.mix.shares,
         "prompts": str(options.prompts) if options.prompts else "synthetic",
+        "num_prompts": options.num_prompts,
         "input_tokens": dataclasses.asdict(options.input_tokens),
         "output_tokens": dataclasses.asdict(options.output_tokens),
         "streaming": prepared.streaming,
@@ -161,8 +187,30 @@ def settings_of(prepared: PreparedBench) -> dict[str, Any]:
     }
 
 
+def _mode(options: BenchOptions) -> str:
+    if options.openai is not None:
+        return "openai"
+    return "fixed endpoint" if options.endpoint else "routed"
+
+
+def _openai_settings(target: OpenAiTarget) -> dict[str, Any]:
+    return {
+        "url": target.base_url,
+        "model": target.model,
+        "endpoint_type": target.endpoint_type,
+        "min_tokens": target.exact_lengths,
+    }
+
+
 def notes_of(prepared: PreparedBench) -> tuple[str, ...]:
     """What a report says about how the requests were sent."""
+    openai = prepared.options.openai
+    if openai is not None:
+        return (
+            f"every request went to the OpenAI-compatible server {openai.base_url} "
+            f"({openai.endpoint_type}, model {openai.model}) with its class in the x-sla-class "
+            "header; latencies are measured at this client, through that server",
+        )
     endpoint = prepared.options.endpoint
     if not endpoint:
         return ()
@@ -181,13 +229,22 @@ async def sdk_sender(prepared: PreparedBench) -> AsyncIterator[SdkSender]:
         yield SdkSender(client, options.endpoint, prepared.streaming)
 
 
+def sender_of(prepared: PreparedBench) -> AbstractAsyncContextManager[Sender]:
+    """The OpenAI sender with `openai` set, else the routing SDK's."""
+    options = prepared.options
+    if options.openai is None:
+        return sdk_sender(prepared)
+    connect = min(CONNECT_TIMEOUT_S, options.timeout_s)
+    return openai_sender(options.openai, prepared.streaming, options.timeout_s, connect)
+
+
 async def run_benchmark(
     prepared: PreparedBench, progress: ProgressHook | None = None
 ) -> BenchReport:
     """Run every load of the prepared benchmark in order; the client is closed at the end."""
     options = prepared.options
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    async with sdk_sender(prepared) as sender:
+    async with sender_of(prepared) as sender:
         runs = await run_sweep(
             options.strategies,
             options.limits,

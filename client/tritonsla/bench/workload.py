@@ -243,19 +243,32 @@ def equal_mix(classes: Sequence[str]) -> Mix:
 
 @dataclass(frozen=True)
 class Workload:
-    """Prompts, output lengths and classes combined into requests."""
+    """Prompts, output lengths and classes combined into requests.
+
+    `unique` (genai-perf's --num-prompts / --num-dataset-entries): only that many distinct
+    payloads, prompt and output length, reused in turn (request i gets payload i % unique);
+    classes still follow the mix request by request.
+    """
 
     prompts: PromptSource
     output: TokenLengths
     mix: Mix | None = None
     seed: int = 0
+    unique: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.unique is not None and self.unique < 1:
+            raise ConfigError(
+                "workload", "--num-prompts", "must be at least 1", "use e.g. --num-prompts 100"
+            )
 
     def request(self, index: int) -> BenchRequest:
         """Request `index`: the prompt's own max_tokens and class win over the workload's."""
-        entry = self.prompts.entry(index)
+        payload = index if self.unique is None else index % self.unique
+        entry = self.prompts.entry(payload)
         max_tokens = entry.max_tokens
         if max_tokens is None:
-            max_tokens = self.output.at(self.seed, index, 3)
+            max_tokens = self.output.at(self.seed, payload, 3)
         sla = entry.sla
         if sla is None and self.mix is not None:
             sla = self.mix.class_of(index, self.seed)

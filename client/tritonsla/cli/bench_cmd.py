@@ -2,7 +2,11 @@
 
 Flag names follow genai-perf and perf_analyzer where they have one (--concurrency,
 --request-rate, --request-count, --warmup-request-count, --goodput, --random-seed), with the
-short forms of the design (--requests, --seed).
+short forms of the design (--requests, --seed). genai-perf's own names are aliases
+(genai-perf/genai_perf/parser.py in triton-inference-server/perf_analyzer):
+--synthetic-input-tokens-mean/-stddev (--isl), --output-tokens-mean/-stddev (--osl),
+--num-prompts (--num-dataset-entries), --artifact-dir, --profile-export-file, --streaming, -m
+(--model), --endpoint-type, and `--goodput time_to_first_token:75 inter_token_latency:20`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from rich.console import Console
 from tritonsla.bench.benchmark import BenchOptions, prepare, run_benchmark, settings_of
 from tritonsla.bench.capacity import CapacitySettings, Probe
 from tritonsla.bench.capacity_probe import find_capacity
+from tritonsla.bench.openai import OpenAiTarget
 from tritonsla.bench.progress import RunProgress
 from tritonsla.bench.report import write_report
 from tritonsla.bench.report.capacity_report import (
@@ -28,6 +33,7 @@ from tritonsla.bench.report.capacity_report import (
     write_capacity_json,
 )
 from tritonsla.bench.report.console import print_report
+from tritonsla.bench.report.genai_perf import DEFAULT_EXPORT
 from tritonsla.bench.report.json_report import report_document
 from tritonsla.bench.schedule import (
     Concurrent,
@@ -90,6 +96,10 @@ examples:
   tritonsla bench --endpoint interactive_tensorrt_llm_bls --mix realtime=0.5,batch=0.5 --json
   tritonsla bench --capacity --start-rate 8 --max-rate 64 --probe-seconds 15 --out reports/cap
                                     highest Poisson rate at which every class meets its SLO
+  tritonsla bench --openai-url http://127.0.0.1:9000/v1 --endpoint-type chat --streaming \
+      --concurrency 4 --synthetic-input-tokens-mean 64 --output-tokens-mean 32 \
+      --goodput time_to_first_token:500 --artifact-dir reports/gateway
+                                    the same load through the OpenAI gateway, genai-perf's flags
 """
 
 
@@ -120,6 +130,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--endpoint", metavar="MODEL",
         help="send every request to this Triton model (routing bypassed), e.g. "
         "interactive_tensorrt_llm_bls; classes still pick each request's SLO",
+    )  # fmt: skip
+    target.add_argument(
+        "--openai-url", type=http_url, metavar="URL",
+        help="send every request to this OpenAI-compatible server instead, e.g. the gateway at "
+        "http://127.0.0.1:9000/v1 (class in the x-sla-class header)",
+    )  # fmt: skip
+    target.add_argument(
+        "-m", "--model", metavar="NAME",
+        help="with --openai-url: the model to ask for (default: the deploy file's model.name)",
+    )  # fmt: skip
+    target.add_argument(
+        "--endpoint-type", choices=("completions", "chat"), default="completions",
+        help="with --openai-url: /v1/completions (default) or /v1/chat/completions",
+    )  # fmt: skip
+    target.add_argument(
+        "--no-min-tokens", dest="min_tokens", action="store_false",
+        help="with --openai-url: do not send vLLM's min_tokens (asked so that every answer is "
+        "max_tokens long) to a server that refuses it",
     )  # fmt: skip
 
     load = parser.add_argument_group("load")
@@ -180,20 +208,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(default: equal shares of the deploy file's classes)",
     )  # fmt: skip
     work.add_argument(
-        "--input-tokens", type=positive_int, default=64, metavar="MEAN",
+        "--input-tokens", "--synthetic-input-tokens-mean", "--isl", type=positive_int,
+        default=64, metavar="MEAN",
         help="synthetic prompt length in tokens of the deploy's tokenizer (default: 64)",
     )  # fmt: skip
     work.add_argument(
-        "--input-tokens-std", type=non_negative_float, default=0.0, metavar="STD",
-        help="its standard deviation (default: 0)",
+        "--input-tokens-std", "--synthetic-input-tokens-stddev", type=non_negative_float,
+        default=0.0, metavar="STD", help="its standard deviation (default: 0)",
     )  # fmt: skip
     work.add_argument(
-        "--output-tokens", type=positive_int, default=32, metavar="MEAN",
-        help="max_tokens of each request (default: 32)",
+        "--output-tokens", "--output-tokens-mean", "--osl", type=positive_int, default=32,
+        metavar="MEAN", help="max_tokens of each request (default: 32)",
     )  # fmt: skip
     work.add_argument(
-        "--output-tokens-std", type=non_negative_float, default=0.0, metavar="STD",
-        help="its standard deviation (default: 0)",
+        "--output-tokens-std", "--output-tokens-stddev", type=non_negative_float, default=0.0,
+        metavar="STD", help="its standard deviation (default: 0)",
+    )  # fmt: skip
+    work.add_argument(
+        "--num-prompts", "--num-dataset-entries", type=positive_int, metavar="N",
+        help="only N distinct synthetic payloads (prompt and length), reused in turn "
+        "(default: every request its own)",
     )  # fmt: skip
     work.add_argument(
         "--prompts", type=Path, metavar="FILE.jsonl",
@@ -203,6 +237,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     work.add_argument(
         "--stream", choices=("auto", "always", "never"), default="auto",
         help="auto: stream when the class profile says `streaming: true` (default)",
+    )  # fmt: skip
+    work.add_argument(
+        "--streaming", dest="stream", action="store_const", const="always",
+        help="genai-perf's flag: the same as --stream always",
     )  # fmt: skip
     work.add_argument(
         "--seed", "--random-seed", type=non_negative_int, default=0, help="workload seed"
@@ -248,13 +286,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     slo = parser.add_argument_group("objectives and output")
     slo.add_argument(
-        "--goodput", action="append", default=[], metavar="[CLASS.]KEY=MS",
+        "-g", "--goodput", nargs="+", action="extend", default=[], metavar="[CLASS.]KEY=MS",
         help="override a per-request goodput threshold (ttft_ms, itl_ms, e2e_ms) of every "
-        "class or of one class (repeatable, comma-separated)",
+        "class or of one class (repeatable, comma-separated); genai-perf's KEY:MS with "
+        "time_to_first_token, inter_token_latency or request_latency works too",
     )  # fmt: skip
     slo.add_argument(
-        "--out", type=Path, metavar="DIR",
-        help="write summary.json, requests.csv, summary.csv and PNG plots here",
+        "--out", "--artifact-dir", type=Path, metavar="DIR",
+        help="write summary.json, requests.csv, summary.csv, PNG plots and the genai-perf "
+        "export here",
+    )  # fmt: skip
+    slo.add_argument(
+        "--profile-export-file", default=DEFAULT_EXPORT, metavar="NAME",
+        help="with --out: the genai-perf export is <NAME stem>_genai_perf.json and .csv "
+        f"(default: {DEFAULT_EXPORT})",
     )  # fmt: skip
     slo.add_argument(
         "--json", action="store_true", help="print the summary JSON on stdout (tables omitted)"
@@ -325,11 +370,36 @@ def options_of(args: argparse.Namespace) -> BenchOptions:
         stream=args.stream,
         timeout_s=args.timeout,
         server_stats=not args.no_server_stats,
+        num_prompts=args.num_prompts,
+        openai=openai_target(args),
     )
+
+
+def openai_target(args: argparse.Namespace) -> OpenAiTarget | None:
+    """Where --openai-url sends requests; None without it. --model and --endpoint-type (and
+    --no-min-tokens) only mean something with it."""
+    if args.openai_url is None:
+        for flag, given in (
+            ("--model", args.model is not None),
+            ("--endpoint-type", args.endpoint_type != "completions"),
+            ("--no-min-tokens", not args.min_tokens),
+        ):
+            if given:
+                raise ConfigError(
+                    flag, "(flag)", "applies to an OpenAI-compatible server only",
+                    "add --openai-url, e.g. http://127.0.0.1:9000/v1",
+                )  # fmt: skip
+        return None
+    return OpenAiTarget(args.openai_url, args.model, args.endpoint_type, args.min_tokens)
 
 
 def capacity_settings_of(args: argparse.Namespace) -> CapacitySettings:
     """CapacitySettings from parsed flags; refuses the load and limit flags it replaces."""
+    if args.openai_url is not None:
+        raise ConfigError(
+            "--capacity", "--openai-url", "capacity probes send through the routing SDK",
+            "drop --openai-url, or measure the gateway at fixed loads (--request-rate)",
+        )  # fmt: skip
     for field, flag in CAPACITY_EXCLUDES.items():
         if getattr(args, field):
             raise ConfigError(
@@ -403,6 +473,6 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
         for note in report.notes:
             console.print(f"note: {note}", highlight=False)
     if args.out is not None:
-        files = write_report(report, prepared.objectives, args.out)
+        files = write_report(report, prepared.objectives, args.out, args.profile_export_file)
         status.print(f"wrote {len(files)} files to {args.out}", highlight=False)
     return 0
