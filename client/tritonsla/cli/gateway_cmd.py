@@ -12,7 +12,7 @@ import os
 
 from rich.console import Console
 
-from tritonsla.cli.options import add_deployment_options, port, replica_address
+from tritonsla.cli.options import add_deployment_options, port, replica_source
 from tritonsla.gateway import API_KEY_ENV, create_app, serve
 from tritonsla.gateway.runner import DEFAULT_HOST, DEFAULT_PORT
 from tritonsla.profiles.loading import load_deployment
@@ -42,9 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--replica",
         dest="replicas",
         action="append",
-        type=replica_address,
-        metavar="HOST:GRPC_PORT",
-        help="a tritonserver to route to (repeatable; default: the deploy file's servers)",
+        type=replica_source,
+        metavar="[CLASS=]HOST:GRPC_PORT",
+        help="a tritonserver to route to: host:port, or [class,...=]host:port or "
+        "[class=]dns:///name:port (re-resolved) for the classes it serves; repeatable; "
+        "default: the deploy file's servers",
     )
     parser.set_defaults(handler=run_gateway)
 
