@@ -13,7 +13,9 @@ other arrivals would then test another load, not the same one again. Answers lat
 `drain_s` after the last send are cancelled. A probe also stops early once more requests are
 in flight than `stop_in_flight_s` seconds of its offered load (by Little's law, a mean latency
 above that; and never with `STOP_MIN_IN_FLIGHT` or fewer in flight): the server is then
-clearly behind, and the requests still in flight are cancelled and count as incomplete.
+clearly behind, and the requests still in flight are cancelled and count as incomplete. It
+stops as soon as its verdict is decided, too: once enough answers of a class are above a
+latency objective that its percentile cannot meet it (`early_verdict`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from tritonsla.bench.benchmark import PreparedBench, sdk_sender
 from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe, search
+from tritonsla.bench.early_verdict import SloMisses
 from tritonsla.bench.records import RequestRecord
 from tritonsla.bench.runner import ProgressHook, Sender, run_once
 from tritonsla.bench.saturation import judge
@@ -40,18 +43,24 @@ WATCH_S = 0.2
 
 
 class InFlight:
-    """A sender that counts the requests it is sending."""
+    """A sender that counts the requests it is sending and shows each record to `on_record`."""
 
-    def __init__(self, sender: Sender) -> None:
+    def __init__(
+        self, sender: Sender, on_record: Callable[[RequestRecord], None] | None = None
+    ) -> None:
         self.sender = sender
+        self.on_record = on_record
         self.count = 0
 
     async def __call__(self, request: BenchRequest, slot: Slot) -> RequestRecord:
         self.count += 1
         try:
-            return await self.sender(request, slot)
+            record = await self.sender(request, slot)
         finally:
             self.count -= 1
+        if self.on_record is not None:
+            self.on_record(record)
+        return record
 
 
 @dataclass(frozen=True)
@@ -123,8 +132,16 @@ async def run_probe(
 ) -> Probe:
     """One Poisson run at `rate`, judged (see the module docstring). Attempt n draws its
     arrivals and requests with the options' seed + n: confirmations see other traffic."""
-    counted = InFlight(sender)
     stop = asyncio.Event()
+    misses = SloMisses(prepared.objectives, probe_requests(rate, settings))
+    decided: list[str] = []
+
+    def on_record(record: RequestRecord) -> None:
+        if not decided and (reason := misses.add(record)) is not None:
+            decided.append(f"stopped early: {reason}")
+            stop.set()
+
+    counted = InFlight(sender, on_record)
     limit = in_flight_limit(rate, settings)
     watcher = asyncio.ensure_future(watch(counted, limit, stop, settings.stop_in_flight_s))
     started = time.perf_counter()
@@ -143,7 +160,7 @@ async def run_probe(
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
-    stopped = None if watcher.cancelled() else watcher.result()
+    stopped = decided[0] if decided else None if watcher.cancelled() else watcher.result()
     duration = time.perf_counter() - started
     judged = judge(rate, run, prepared.objectives, settings, duration_s=duration, stopped=stopped)
     return replace(judged, attempt=attempt)
