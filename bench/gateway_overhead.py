@@ -1,0 +1,200 @@
+"""What the OpenAI gateway adds to time to first token, and its CPU per request.
+
+One CPU tritonserver serves deploy/cpu.yaml; `tritonsla gateway` runs as its own process in
+front of it, as in production. At each concurrency (1 and 8) every worker alternates between the
+two paths, so both see the same engine load at the same moments:
+
+- direct: the routing SDK (AsyncSlaClient.stream) straight to the server over gRPC;
+- gateway: POST /v1/completions with `"stream": true` (SSE) through the gateway, which routes
+  with the same SDK.
+
+Same class (interactive: in-flight batch 16, so 8 concurrent requests are not refused), same
+prompt, greedy, 4 tokens. TTFT is taken when the first text reaches the caller. Printed: p50 and
+p95 TTFT of each path, the difference of the p50s (gateway minus direct) and their ratio, and
+the gateway's CPU time (user + system, from /proc) per request of each phase.
+
+    python bench/gateway_overhead.py [--requests 200] [--concurrency 1 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import httpx2
+from harness import DEPLOY, served_repository
+from rich.console import Console
+from rich.table import Table
+
+from tritonsla.routing import AsyncSlaClient
+from tritonsla.server import free_ports
+
+SLA = "interactive"
+PROMPT = "The morning train left the station a few minutes late."
+MAX_TOKENS = 4
+WARMUP = 8
+TARGET_MS = 2.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (utime and stime of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def start_gateway(grpc_address: str, port: int) -> subprocess.Popen:
+    """`tritonsla gateway` in its own process; returns once /health/ready says ready."""
+    command = [
+        sys.executable,
+        "-m",
+        "tritonsla.cli.main",
+        "gateway",
+        "--deploy",
+        str(DEPLOY),
+        "--replica",
+        grpc_address,
+        "--port",
+        str(port),
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "TRITONSLA_API_KEY"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the gateway exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("the gateway was not ready within 60 s")
+
+
+async def direct_ttft(client: AsyncSlaClient) -> float:
+    start = time.perf_counter()
+    async with client.stream(PROMPT, sla=SLA, max_tokens=MAX_TOKENS, temperature=0.0) as chunks:
+        first = None
+        async for chunk in chunks:
+            if first is None and chunk.text:
+                first = time.perf_counter()
+    assert first is not None, "the answer had no text"
+    return first - start
+
+
+async def gateway_ttft(http: httpx2.AsyncClient) -> float:
+    body = {
+        "model": f"tiny-gpt2:{SLA}",
+        "prompt": PROMPT,
+        "max_tokens": MAX_TOKENS,
+        "temperature": 0.0,
+        "stream": True,
+    }
+    start = time.perf_counter()
+    first = None
+    async with http.stream("POST", "/v1/completions", json=body) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            text = first is None and line.startswith("data: {")
+            if text and json.loads(line[6:])["choices"][0]["text"]:
+                first = time.perf_counter()
+    assert first is not None, "the stream had no text"
+    return first - start
+
+
+async def phase(
+    client: AsyncSlaClient, http: httpx2.AsyncClient, concurrency: int, requests: int
+) -> tuple[list[float], list[float]]:
+    """`requests` per path at `concurrency`, each worker alternating paths; TTFTs in ms."""
+    direct: list[float] = []
+    gateway: list[float] = []
+    per_worker = max(1, requests // concurrency)
+
+    async def worker(index: int) -> None:
+        for i in range(per_worker):
+            first_gateway = (i + index) % 2 == 0
+            for via_gateway in (first_gateway, not first_gateway):
+                if via_gateway:
+                    gateway.append(await gateway_ttft(http) * 1000)
+                else:
+                    direct.append(await direct_ttft(client) * 1000)
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return direct, gateway
+
+
+def p(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+async def measure(grpc_address: str, gateway_pid: int, port: int, args) -> Table:
+    table = Table(title=f"TTFT, {SLA} class, {MAX_TOKENS} tokens (ms)")
+    for column in (
+        "concurrency",
+        "requests/path",
+        "direct p50",
+        "gateway p50",
+        "added p50",
+        "ratio p50",
+        "direct p95",
+        "gateway p95",
+        "gateway CPU/request",
+    ):
+        table.add_column(column, justify="right")
+    limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
+    async with (
+        AsyncSlaClient.from_deploy(DEPLOY, replicas=[grpc_address]) as client,
+        httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits) as http,
+    ):
+        await phase(client, http, 2, WARMUP)
+        for concurrency in args.concurrency:
+            cpu_before = cpu_s(gateway_pid)
+            direct, gateway = await phase(client, http, concurrency, args.requests)
+            cpu_ms = (cpu_s(gateway_pid) - cpu_before) * 1000 / len(gateway)
+            added = statistics.median(gateway) - statistics.median(direct)
+            table.add_row(
+                str(concurrency),
+                str(len(gateway)),
+                f"{statistics.median(direct):.2f}",
+                f"{statistics.median(gateway):.2f}",
+                f"{added:+.2f}",
+                f"{statistics.median(gateway) / statistics.median(direct):.3f}",
+                f"{p(direct, 95):.2f}",
+                f"{p(gateway, 95):.2f}",
+                f"{cpu_ms:.2f} ms",
+            )
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="per path and concurrency")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    args = parser.parse_args()
+    console = Console()
+    with served_repository() as endpoints:
+        (port,) = free_ports(1)
+        gateway = start_gateway(endpoints.grpc_address, port)
+        try:
+            table = asyncio.run(measure(endpoints.grpc_address, gateway.pid, port, args))
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
+    console.print(table)
+    console.print(
+        f"target: under {TARGET_MS:g} ms added at p50. CPU/request: the gateway process's "
+        "user + system time over the phase, divided by its requests."
+    )
+
+
+if __name__ == "__main__":
+    main()
