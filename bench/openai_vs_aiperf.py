@@ -1,0 +1,190 @@
+"""Agreement: `tritonsla bench --openai-url` against aiperf on the same load through the gateway.
+
+    .venv/bin/python bench/openai_vs_aiperf.py [--requests 60] [--rounds 2] [--concurrency 4]
+
+Serves deploy/cpu.yaml on a real tritonserver with `tritonsla gateway` in its own process in
+front, then alternates, round by round, the two load generators (each its own process) on the
+same load: /v1/chat/completions streaming, one class (interactive, by the x-sla-class header),
+32 synthetic input tokens, 32 output tokens made exact with vLLM's min_tokens, a closed loop at
+the concurrency, a few warm-up requests. Prints the medians over rounds of TTFT, inter-token and
+request latency, output token and request throughput, and ours/aiperf ratios (issue 12 asks for
+TTFT and throughput within 10%: ratios in 0.90..1.10). Prints numbers only.
+
+aiperf runs from its own venv (it is OpenAI-only and pins its own stack):
+    python3 -m venv .cache/aiperf-venv && .cache/aiperf-venv/bin/pip install aiperf==0.13.0
+or name its binary in AIPERF. Both read the same export shape: ours writes genai-perf's
+`profile_export_genai_perf.json`, aiperf `profile_export_aiperf.json` (metric objects with
+`avg`, `p50`, ...; times in ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tritonsla.assets import write_default_model
+from tritonsla.repo.pipeline import render
+from tritonsla.server import ServerOptions, TritonServer, free_ports
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy" / "cpu.yaml"
+TOKENIZER = ROOT / "assets" / "tiny-gpt2"
+AIPERF = Path(os.environ.get("AIPERF", ROOT / ".cache" / "aiperf-venv" / "bin" / "aiperf"))
+SLA = "interactive"
+INPUT_TOKENS = OUTPUT_TOKENS = 32
+WARMUP = 4
+METRICS = (
+    ("time_to_first_token", "avg", "TTFT avg ms"),
+    ("time_to_first_token", "p50", "TTFT p50 ms"),
+    ("inter_token_latency", "avg", "ITL avg ms"),
+    ("request_latency", "avg", "latency avg ms"),
+    ("output_token_throughput", "avg", "output tokens/s"),
+    ("request_throughput", "avg", "requests/s"),
+)
+JUDGED = ("TTFT avg ms", "TTFT p50 ms", "output tokens/s", "requests/s")
+LOW, HIGH = 0.9, 1.1
+
+
+@contextmanager
+def served_gateway() -> Iterator[str]:
+    """tritonserver (deploy/cpu.yaml) and the gateway in front; yields the gateway's URL."""
+    write_default_model(TOKENIZER)
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "model_repo"
+        render(DEPLOY, repo)
+        http, grpc, metrics, port = free_ports(4)
+        options = ServerOptions(
+            model_repository=repo, http_port=http, grpc_port=grpc, metrics_port=metrics
+        )
+        server = TritonServer(options, log_file=Path(tmp) / "server.log", startup_timeout=240)
+        with server:
+            command = [
+                sys.executable, "-m", "tritonsla.cli.main", "gateway", "--deploy", str(DEPLOY),
+                "--replica", server.endpoints.grpc_address, "--port", str(port),
+            ]  # fmt: skip
+            log = (Path(tmp) / "gateway.log").open("w")
+            gateway = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_ready(url, gateway)
+                yield url
+            finally:
+                gateway.terminate()
+                gateway.wait(timeout=30)
+                log.close()
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the gateway exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the gateway at {url} was not ready within {timeout:g} s")
+
+
+def run_ours(url: str, requests: int, concurrency: int, out: Path) -> dict:
+    command = [
+        sys.executable, "-m", "tritonsla.cli.main", "bench", "--deploy", str(DEPLOY),
+        "--openai-url", f"{url}/v1", "--endpoint-type", "chat", "--streaming",
+        "--mix", f"{SLA}=1", "--concurrency", str(concurrency), "--request-count", str(requests),
+        "--warmup-request-count", str(WARMUP), "--synthetic-input-tokens-mean",
+        str(INPUT_TOKENS), "--output-tokens-mean", str(OUTPUT_TOKENS), "--no-server-stats",
+        "--artifact-dir", str(out), "--json",
+    ]  # fmt: skip
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((out / "profile_export_genai_perf.json").read_text())
+
+
+def run_aiperf(url: str, requests: int, concurrency: int, out: Path) -> dict:
+    command = [
+        str(AIPERF), "profile", "-m", "tiny-gpt2", "--url", url, "--endpoint-type", "chat",
+        "--streaming", "--tokenizer", str(TOKENIZER),
+        "--synthetic-input-tokens-mean", str(INPUT_TOKENS), "--synthetic-input-tokens-stddev",
+        "0", "--output-tokens-mean", str(OUTPUT_TOKENS), "--output-tokens-stddev", "0",
+        "--extra-inputs", f"min_tokens:{OUTPUT_TOKENS}", "-H", f"x-sla-class:{SLA}",
+        "--use-server-token-count", "--concurrency", str(concurrency), "--request-count",
+        str(requests), "--warmup-request-count", str(WARMUP), "--random-seed", "0",
+        "--ui", "none", "--no-server-metrics", "--no-gpu-telemetry", "--workers-max", "1",
+        "--output-artifact-dir", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"aiperf failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+                         f"{done.stderr[-3000:]}")  # fmt: skip
+    found = sorted(out.rglob("profile_export_aiperf.json"))
+    if not found:
+        raise SystemExit(f"aiperf wrote no profile_export_aiperf.json under {out}")
+    return json.loads(found[-1].read_text())
+
+
+def values(document: dict) -> dict[str, float | None]:
+    """The compared numbers of an export (ours or aiperf's: both use genai-perf's names)."""
+    found: dict[str, float | None] = {}
+    for metric, stat, label in METRICS:
+        entry = document.get(metric) or {}
+        value = entry.get(stat)
+        found[label] = None if value is None else float(value)
+    return found
+
+
+def median(rows: list[dict[str, float | None]], label: str) -> float | None:
+    numbers = [row[label] for row in rows if row[label] is not None]
+    return statistics.median(numbers) if numbers else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=60, help="measured requests per run")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds")
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    if not AIPERF.exists():
+        print(f"no aiperf at {AIPERF}; install it as this file's docstring says, or set AIPERF")
+        return 2
+    ours: list[dict] = []
+    theirs: list[dict] = []
+    with served_gateway() as url, tempfile.TemporaryDirectory() as tmp:
+        for number in range(args.rounds):
+            base = Path(tmp) / f"round{number}"
+            ours.append(values(run_ours(url, args.requests, args.concurrency, base / "ours")))
+            theirs.append(values(run_aiperf(url, args.requests, args.concurrency, base / "ai")))
+            print(f"round {number + 1}: ours {ours[-1]}\n         aiperf {theirs[-1]}")
+    print(f"\nconcurrency {args.concurrency}, {args.requests} requests x {args.rounds} rounds, "
+          f"chat streaming, {INPUT_TOKENS} in / {OUTPUT_TOKENS} out, class {SLA}")  # fmt: skip
+    print(f"{'metric':<18}{'ours':>12}{'aiperf':>12}{'ratio':>9}")
+    agree = True
+    for _, _, label in METRICS:
+        a, b = median(ours, label), median(theirs, label)
+        ratio = a / b if a is not None and b else None
+        mark = ""
+        if label in JUDGED:
+            ok = ratio is not None and LOW <= ratio <= HIGH
+            agree &= ok
+            mark = "  ok" if ok else "  OUTSIDE 10%"
+        text = [f"{v:12.2f}" if v is not None else f"{'-':>12}" for v in (a, b)]
+        shown = f"{ratio:9.3f}" if ratio is not None else f"{'-':>9}"
+        print(f"{label:<18}{text[0]}{text[1]}{shown}{mark}")
+    print("agreement within 10%:", "yes" if agree else "no")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
