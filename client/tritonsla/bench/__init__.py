@@ -11,10 +11,12 @@ Modules, one job each:
 - `records`, `stats`, `metrics`, `verdict`, `selfcheck`, `summary`: pure measurement.
 - `objectives`: each class's SLO from the deployment, `--goodput` overrides.
 - `server_stats`: statistics API and Prometheus deltas over a run.
-- `sdk`: the routing SDK as the runner's sender; `runner`: the async orchestrator;
+- `sdk`: the routing SDK as the runner's sender; `openai`: an OpenAI-compatible server (the
+  gateway) as the sender, streaming over SSE; `runner`: the async orchestrator;
   `benchmark`: typed options -> checked inputs -> a BenchReport (`result`); `progress`: live bars.
 - `capacity`: the capacity search (bracket, bisect) over probes, pure; `saturation`: is a
   probe's run sustained and steady, and did it meet the SLOs; `capacity_probe`: probes against a
   server and `find_capacity`.
-- `report`: console, JSON, CSV and PNG writers (apart from the metric code).
+- `report`: console, JSON, CSV and PNG writers (apart from the metric code), and an export in
+  genai-perf's shape and metric names (`report.genai_perf`).
 """
