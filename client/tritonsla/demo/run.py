@@ -84,9 +84,9 @@ DEMO_CAPACITY = CapacitySettings(
     warmup_requests=6,
     stop_in_flight_s=15.0,
 )
-"""Probes of 20 s (at least 60 requests): three searches of about six probes each, plus one
-confirmation of each capacity, fit the demo's ten minutes, with thirds large enough for the
-drift test to see trends, not noise. A probe stops early only past 15 s of offered load in
+"""Probes of 20 s (at least 60 requests): three searches of 6-13 probes each, confirmations
+included, take 12-13 minutes here, with thirds large enough for the drift test to see trends,
+not noise. A probe stops early only past 15 s of offered load in
 flight: the demo's batch jobs take 5-8 s when the server keeps up, so the default 5 s stopped
 sustainable probes."""
 
@@ -102,7 +102,7 @@ OWNER = "tritonsla demo"
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take about eight minutes on two cores."""
+    """What the demo runs; the defaults take 12-13 minutes on two cores."""
 
     out: Path = Path("reports/demo")
     topologies: tuple[Topology, ...] = TOPOLOGIES
