@@ -7,6 +7,8 @@
 #   ./build.sh test             lint + the whole test suite (sets up if needed)
 #   ./build.sh engines [args]   compile TensorRT-LLM engines per profile (GPU machines),
 #                               e.g. --deploy deploy/h100-llama8b.yaml [--dry-run]
+#   ./build.sh quant-tools      .cache/quant-venv: torch (CPU), transformers and ModelOpt, the
+#                               quantization Python of llmapi builds (about 1.5 GB)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -62,8 +64,15 @@ case "${1:-}" in
     "$VENV/bin/pytest" -q "$@"
     ;;
   engines) shift; "$VENV/bin/tritonsla" engines "$@" ;;
+  quant-tools)
+    [ -x .cache/quant-venv/bin/python ] || "$(pick_python)" -m venv .cache/quant-venv
+    .cache/quant-venv/bin/pip install --quiet --disable-pip-version-check \
+      torch==2.13.0 nvidia-modelopt==0.47.0 transformers==5.24.0 safetensors==0.8.0 \
+      requests==2.34.2
+    echo "quantization tools ready: .cache/quant-venv/bin/python"
+    ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -252,8 +252,12 @@ def test_cpu_deployment_checks_its_checkpoint(project, engines_cli):
     assert engines_cli(project.deploy).count("ready") == 3
 
 
-def test_llmapi_deployment_has_no_compile_step(project, engines_cli):
-    deploy = project.edit("deploy/h100-llama8b.yaml", lambda d: d.update(engine_kind="llmapi"))
+def test_unquantized_llmapi_deployment_has_no_compile_step(project, engines_cli):
+    def llmapi_fp16(d: dict) -> None:
+        d.update(engine_kind="llmapi")
+        d["overrides"]["realtime"]["engine"] = {"precision": "fp16"}
+
+    deploy = project.edit("deploy/h100-llama8b.yaml", llmapi_fp16)
     output = engines_cli(deploy)
     assert output.count("nothing to build") == 3
     assert "batch_tensorrt_llm/1/model.yaml" in output

@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tritonsla.contract import model_name
 from tritonsla.engines.facts import CONVERTER_DIRS, validate_argv
+from tritonsla.engines.llmapi_plan import llmapi_plan
 from tritonsla.engines.steps import Checkpoint, EnginePlan, Step, Toolchain
 from tritonsla.errors import EngineBuildError
 from tritonsla.profiles.loading import Deployment
@@ -184,12 +184,7 @@ def _plan(dep: Deployment, name: str, tools: Toolchain) -> EnginePlan:
         note = f"no compile step: the cpu engine loads the GPT-2 checkpoint {model} directly"
         return EnginePlan(name, kind, model, note)
     if kind == "llmapi":
-        note = (
-            f"no compile step: TensorRT-LLM's PyTorch backend loads {model} when the server "
-            f"starts, with the LLM() arguments rendered into "
-            f"{model_name(name, 'tensorrt_llm')}/1/model.yaml (tritonsla render, or --out-repo)"
-        )
-        return EnginePlan(name, kind, model, note)
+        return llmapi_plan(dep, name, tools)
     knobs = engine_knobs(dep, profile)
     checkpoint = _checkpoint(dep, profile, tools)
     build = _build(dep, name, knobs, checkpoint, tools)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -70,8 +71,38 @@ class _Builder:
         if plan.kind == "cpu":
             return self._cpu(plan)
         if plan.kind == "llmapi":
-            return Outcome(plan.profile, "nothing to build", plan.note)
+            return self._llmapi(plan)
         return self._engine(plan)
+
+    def _llmapi(self, plan: EnginePlan) -> Outcome:
+        checkpoint = plan.checkpoint
+        if checkpoint is None:
+            return Outcome(plan.profile, "nothing to build", plan.note)
+        if self.model is None:
+            self.model = model_fingerprint(self.dep.path(self.dep.deploy.model.checkpoint))
+        if checkpoint.folder in self.ready or (
+            not self.force
+            and is_current(
+                checkpoint.folder, checkpoint_manifest(checkpoint, self.model, self.version)
+            )
+        ):
+            self.ready.add(checkpoint.folder)
+            return Outcome(plan.profile, "up to date", str(checkpoint.folder))
+        with self._logged(plan) as run:
+            self._checkpoint(plan, run)
+        return Outcome(plan.profile, "quantized", str(checkpoint.folder))
+
+    @contextmanager
+    def _logged(self, plan: EnginePlan) -> Iterator[_StepRunner]:
+        """A step runner writing `<engines_dir>/_logs/<profile>.log`, with progress lines."""
+        log_path = engines_dir(self.dep) / LOGS / f"{plan.profile}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with (
+            log_path.open("w", encoding="utf-8") as log,
+            Progress(*columns, console=self.console) as progress,
+        ):
+            yield _StepRunner(plan.profile, log, log_path, progress)
 
     def _cpu(self, plan: EnginePlan) -> Outcome:
         if not (plan.folder / "config.json").is_file():
@@ -90,14 +121,7 @@ class _Builder:
         if not self.force and is_current(plan.folder, expected):
             return Outcome(plan.profile, "up to date", str(plan.folder))
         check_replaceable(plan.folder, OWNER, force=self.force)  # before hours of building
-        log_path = engines_dir(self.dep) / LOGS / f"{plan.profile}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with (
-            log_path.open("w", encoding="utf-8") as log,
-            Progress(*columns, console=self.console) as progress,
-        ):
-            run = _StepRunner(plan.profile, log, log_path, progress)
+        with self._logged(plan) as run:
             self._checkpoint(plan, run)
             run.staged(plan.build, lambda staging: self._install_engine(plan, expected, staging))
         return Outcome(plan.profile, "built", str(plan.folder))

@@ -25,6 +25,8 @@ class Toolchain:
     converter: Path
     quantizer: Path
     trtllm_build: str = "trtllm-build"
+    modelopt_python: str = "python3"
+    """Python with torch, transformers and nvidia-modelopt (llmapi quantization)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ class EnginePlan:
     """What `tritonsla engines` does for one profile.
 
     trt-engine: convert (shared `checkpoint`), then `build` into a staging folder that becomes
-    `folder` (engines/<profile>/) once checked. cpu and llmapi: no step; `folder` is the model
-    folder the engine loads and `note` says what to do.
+    `folder` (engines/<profile>/) once checked. llmapi: a ModelOpt `checkpoint` for quantized
+    precisions, else no step. cpu: no step. Without steps, `folder` is the model folder the
+    engine loads and `note` says what to do.
     """
 
     profile: str
@@ -96,7 +99,8 @@ class EnginePlan:
 def script(plans: list[EnginePlan]) -> str:
     """The plans as a commented shell script: every command a build from scratch runs (for
     --dry-run; a real build skips up-to-date checkpoints and engines)."""
-    lines = [f"# flags checked against TensorRT-LLM {RELEASE}"]
+    trt = any(plan.kind == "trt-engine" for plan in plans)
+    lines = [f"# flags checked against TensorRT-LLM {RELEASE}" if trt else "# llmapi build plan"]
     converted: set[Path] = set()
     for plan in plans:
         lines.append(f"# {plan.profile} ({plan.kind}): {plan.note}")

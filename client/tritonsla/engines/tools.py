@@ -27,6 +27,13 @@ from tritonsla.profiles.loading import Deployment
 
 EXAMPLES_ENV = "TRTLLM_EXAMPLES_DIR"
 PYTHON_ENV = "TRTLLM_PYTHON"
+MODELOPT_PYTHON_ENV = "MODELOPT_PYTHON"
+QUANT_VENV_PYTHON = Path(__file__).resolve().parents[3] / ".cache" / "quant-venv" / "bin" / "python"
+"""The quantization tools venv that `./build.sh quant-tools` makes in the checkout."""
+MODELOPT_CODE = (
+    "import torch, transformers, modelopt, modelopt.torch.quantization; print(modelopt.__version__)"
+)
+QUANT_TOOL = "modelopt_quantize.py"
 EXAMPLES_PLACEHOLDER = Path(f"<{EXAMPLES_ENV}>")
 VERSION_CODE = "import tensorrt_llm; print(tensorrt_llm.__version__)"
 VERSION_TIMEOUT_S = 300.0
@@ -64,14 +71,26 @@ def resolve_toolchain(dep: Deployment, examples_dir: Path | None) -> Toolchain:
         examples_dir=examples,
         converter=converter,
         quantizer=examples / "quantization" / "quantize.py",
+        modelopt_python=modelopt_python(),
     )
 
 
-def tensorrt_llm_version(python: str) -> str | None:
-    """`tensorrt_llm.__version__` as `python` imports it (last output line), None if it cannot."""
+def modelopt_python() -> str:
+    """MODELOPT_PYTHON, else the checkout's quantization venv, else TRTLLM_PYTHON (the NGC
+    container's Python has ModelOpt), else the running Python."""
+    if os.environ.get(MODELOPT_PYTHON_ENV):
+        return os.environ[MODELOPT_PYTHON_ENV]
+    if QUANT_VENV_PYTHON.is_file():
+        return str(QUANT_VENV_PYTHON)
+    return os.environ.get(PYTHON_ENV) or sys.executable
+
+
+def tensorrt_llm_version(python: str, code: str = VERSION_CODE) -> str | None:
+    """`tensorrt_llm.__version__` as `python` imports it (last output line), None if it cannot;
+    `code` may ask another module's version."""
     try:
         done = subprocess.run(
-            [python, "-c", VERSION_CODE],
+            [python, "-c", code],
             capture_output=True,
             text=True,
             timeout=VERSION_TIMEOUT_S,
@@ -107,11 +126,33 @@ def missing_tools(plans: list[EnginePlan], tools: Toolchain, version: str | None
     return missing
 
 
+QUANT_HOW_TO_GET = (
+    "Get them: `./build.sh quant-tools` (a venv in .cache/quant-venv with torch, transformers "
+    f"and nvidia-modelopt), or set {MODELOPT_PYTHON_ENV} to a Python that has them (inside the "
+    f"NGC TensorRT-LLM container: {MODELOPT_PYTHON_ENV}=python3)."
+)
+
+
+def require_quant_tools(tools: Toolchain) -> str:
+    """`modelopt <version>` of the quantization Python; EngineBuildError if it lacks a module."""
+    version = tensorrt_llm_version(tools.modelopt_python, MODELOPT_CODE)
+    if version is None:
+        raise EngineBuildError(
+            "ModelOpt quantization tools are missing:\n"
+            f"- Python {tools.modelopt_python} cannot import torch, transformers and "
+            f"modelopt\n{QUANT_HOW_TO_GET}"
+        )
+    return f"modelopt {version}"
+
+
 def require_tools(plans: list[EnginePlan], tools: Toolchain) -> str:
-    """The installed TensorRT-LLM version ("" when no plan runs a tool); EngineBuildError
-    naming everything that is missing."""
-    if not any(plan.steps for plan in plans):
+    """The version of the tools the plans run ("" when none runs a tool): TensorRT-LLM's, or
+    ModelOpt's for llmapi quantization; EngineBuildError naming everything that is missing."""
+    steps = [step for plan in plans for step in plan.steps]
+    if not steps:
         return ""
+    if all(step.tool == QUANT_TOOL for step in steps):
+        return require_quant_tools(tools)
     version = tensorrt_llm_version(tools.python)
     missing = missing_tools(plans, tools, version)
     if missing:

@@ -27,6 +27,7 @@ from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.request import GenerationRequest, OutputEvent
 from tritonsla.cpu.sampling import WordList
 from tritonsla.errors import ModelDataError
+from tritonsla.paths import resolve_model_path
 
 TRITON_ONLY_KEYS = ("triton_config",)
 DEFAULT_LLM_PRIORITY = 0.5
@@ -95,7 +96,18 @@ def load_llm_config(model_yaml: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(data, dict) or "model" not in data:
         raise ModelDataError(f"{model_yaml}: expected a mapping with `model`; re-render it")
     llm_args = {k: v for k, v in data.items() if k not in TRITON_ONLY_KEYS}
-    return llm_args, data.get("triton_config", {})
+    return resolve_llm_paths(llm_args, model_yaml.parent.parent), data.get("triton_config", {})
+
+
+def resolve_llm_paths(llm_args: dict[str, Any], model_dir: Path) -> dict[str, Any]:
+    """`model` and the draft model as absolute paths: the repository stores paths below its
+    parent folder relative to it (tritonsla.paths), the LLM would read them from its cwd."""
+    resolved = {**llm_args, "model": str(resolve_model_path(str(llm_args["model"]), model_dir))}
+    spec = llm_args.get("speculative_config")
+    if isinstance(spec, dict) and spec.get("speculative_model"):
+        draft = resolve_model_path(str(spec["speculative_model"]), model_dir)
+        resolved["speculative_config"] = {**spec, "speculative_model": str(draft)}
+    return resolved
 
 
 def response_event(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tritonsla import contract
+from tritonsla.llmapi.arguments import model_yaml_context
 from tritonsla.profiles.loading import Deployment
 from tritonsla.profiles.schema import Profile
 from tritonsla.profiles.topology import (
@@ -64,6 +66,13 @@ def portable_path(path: Path, repo_parent: Path) -> str:
     return path.as_posix()
 
 
+def rendered_path(dep: Deployment, repo_parent: Path, value: str) -> str:
+    """A deploy-file path as configs store it: absolute as written, relative made portable."""
+    if Path(value).is_absolute():
+        return Path(value).as_posix()
+    return portable_path(dep.path(value), repo_parent)
+
+
 def model_paths(dep: Deployment, profile: Profile, repo_parent: Path) -> dict[str, str]:
     """Tokenizer, checkpoint and engine folders as rendered into the configs.
 
@@ -116,10 +125,14 @@ def engine_context(
 ) -> dict[str, Any]:
     """What the template of one engine model reads; StrictUndefined catches the rest."""
     profile = engine.profile
-    return _common(dep, profile, repo_parent, source) | {
-        "names": {"tensorrt_llm": engine.model},
-        "engine_classes": engine.classes,
-        "level_queues": engine.level_queues,
-        "kv_tokens": cpu_kv_tokens(dep, profile),
-        "cpu_precision": CPU_PRECISION.get(profile.engine.precision, "fp32"),
-    }
+    return (
+        _common(dep, profile, repo_parent, source)
+        | {
+            "names": {"tensorrt_llm": engine.model},
+            "engine_classes": engine.classes,
+            "level_queues": engine.level_queues,
+            "kv_tokens": cpu_kv_tokens(dep, profile),
+            "cpu_precision": CPU_PRECISION.get(profile.engine.precision, "fp32"),
+        }
+        | model_yaml_context(dep, profile, partial(rendered_path, dep, repo_parent))
+    )

@@ -1,4 +1,7 @@
-"""The render pipeline: load -> validate -> plan -> validate configs -> write or diff.
+"""The render pipeline: load -> validate -> plan -> bundle -> validate configs -> write or diff.
+
+The bundle (tritonsla.repo.bundle) is the tritonsla code the Python models import, copied into
+the repository so that any tritonserver with the third-party packages can serve it.
 
 A rendered repository carries the marker of its deploy file (`tritonsla render <deploy>`), so a
 render replaces only a repository rendered from the same deploy file, unless forced.
@@ -9,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonsla.errors import ConfigError, ConfigErrors
+import yaml
+
+from tritonsla.errors import ConfigError, ConfigErrors, RenderError
 from tritonsla.folders import MARKER, marker_bytes
+from tritonsla.llmapi.facts import FACTS_FILE, check_llm_config, load_facts
 from tritonsla.profiles.loading import Deployment, display_path, load_deployment
 from tritonsla.profiles.rules import check_deployment
+from tritonsla.repo.bundle import bundled
 from tritonsla.repo.context import portable_path
 from tritonsla.repo.engine_config import check_engines
 from tritonsla.repo.render import (
@@ -62,6 +69,21 @@ def output_rules(dep: Deployment, out: Path) -> list[ConfigError]:
     return found
 
 
+def check_llm_arguments(plan: Plan) -> None:
+    """Every rendered llmapi model.yaml against the facts of the pinned TensorRT-LLM source."""
+    problems = []
+    for path, data in sorted(plan.items()):
+        if path.endswith("/model.yaml"):
+            found = check_llm_config(yaml.safe_load(data))
+            problems.extend(f"{path}: {problem}" for problem in found)
+    if problems:
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        raise RenderError(
+            f"rendered LLM() arguments do not fit TensorRT-LLM {load_facts().release} "
+            f"(facts: {FACTS_FILE.name}):\n{listed}"
+        )
+
+
 def load_and_check(deploy_file: Path, out: Path, sets: list[str] | None = None) -> Deployment:
     """Load the deployment and run every rule; raise ConfigErrors listing all problems."""
     dep = load_deployment(deploy_file, sets)
@@ -87,8 +109,9 @@ def render(
     """
     dep = load_and_check(deploy_file, out, sets)
     source = portable_path(deploy_file.resolve(), out.resolve().parent)
-    plan = plan_repository(dep, out, source, templates)
+    plan = bundled(plan_repository(dep, out, source, templates))
     validate_plan(plan)
+    check_llm_arguments(plan)
     owner = render_owner(source)
     plan[MARKER] = marker_bytes(owner)
     if check:

@@ -10,7 +10,12 @@ whatever request ids clients send; the final step frees it. State is per process
 of this model. Without a key (kind trt-engine) each step is decoded on its own, as upstream does.
 """
 
+import sys
+from pathlib import Path
+
 import triton_python_backend_utils as pb_utils
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip"))  # bundled tritonsla
 
 from tritonsla.contract import POSTPROCESSING_INPUTS
 from tritonsla.text.detokenize import StreamDetokenizers

@@ -6,8 +6,12 @@ Thin adapter over tritonsla.text.processing.preprocess. Config parameters: `toke
 """
 
 import json
+import sys
+from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip"))  # bundled tritonsla
 
 from tritonsla.contract import PREPROCESSING_INPUTS
 from tritonsla.paths import model_config_parameter

@@ -10,12 +10,16 @@ max_batch_size requests on worker threads and `execute` blocks while all slots a
 """
 
 import json
+import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip"))  # bundled tritonsla
 
 from tritonsla.bls.core import (
     BlsModels,

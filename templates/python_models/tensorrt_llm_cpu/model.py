@@ -9,11 +9,15 @@ level answers UNAVAILABLE, as Triton's own queue policy would.
 """
 
 import json
+import sys
 import threading
 import time
 from functools import partial
+from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip"))  # bundled tritonsla
 
 from tritonsla.cpu.engine import Engine
 from tritonsla.cpu.engine_metrics import EngineMetrics, EngineShape, instance_count

@@ -10,10 +10,13 @@ asyncio task on a private event loop thread; responses follow the tensorrt_llm c
 
 import asyncio
 import json
+import sys
 import threading
 from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip"))  # bundled tritonsla
 
 from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.triton_config import queue_options

@@ -144,14 +144,15 @@ def test_profile_subset_and_unknown_profile(project):
         _plans(project, profiles=["fast"])
 
 
-def test_cpu_and_llmapi_plans_have_no_steps(project):
+def test_cpu_plans_and_unquantized_llmapi_plans_have_no_steps(project):
     cpu = _plans(project, deploy="deploy/cpu.yaml")
     assert all(plan.steps == () and plan.kind == "cpu" for plan in cpu.values())
     assert cpu["batch"].folder == project.root / "assets" / "tiny-gpt2"
     project.edit("deploy/h100-llama8b.yaml", lambda d: d.update(engine_kind="llmapi"))
     llmapi = _plans(project)
-    assert all(plan.steps == () for plan in llmapi.values())
-    assert "realtime_tensorrt_llm/1/model.yaml" in llmapi["realtime"].note
+    assert [step.name for step in llmapi["realtime"].steps] == ["quantize"], "int8: SmoothQuant"
+    assert llmapi["interactive"].steps == () and llmapi["batch"].steps == ()
+    assert "batch_tensorrt_llm/1/model.yaml" in llmapi["batch"].note
 
 
 def test_step_shell_line_is_quoted_for_display(project):

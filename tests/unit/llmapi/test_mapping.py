@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -19,9 +16,7 @@ from tritonsla.llmapi.mapping import (
     response_event,
     sampling_kwargs,
 )
-from tritonsla.repo.render import template_environment
-
-ROOT = Path(__file__).resolve().parents[3]
+from tritonsla.repo.pipeline import render
 
 
 def _request(streaming: bool = False, exclude: bool = False, **extra):
@@ -114,46 +109,38 @@ def test_llm_priority_keeps_the_order_of_levels() -> None:
     assert values == sorted(values, reverse=True) and 0 < values[-1] < values[0] < 1
 
 
-def _render_model_yaml(tmp_path: Path, **engine) -> Path:
-    env = template_environment(ROOT / "templates")
-    kv = SimpleNamespace(free_gpu_mem_fraction=0.9, enable_reuse=True, max_tokens=None)
-    e = SimpleNamespace(
-        precision="fp16",
-        max_num_tokens=8192,
-        max_seq_len=2048,
-        max_beam_width=1,
-        enable_chunked_context=False,
-        kv_cache=kv,
-        batch_scheduler_policy="max_utilization",
-        **engine,
-    )
-    profile = SimpleNamespace(
-        name="shared", engine=e, batching=SimpleNamespace(max_batch_size=64), decoupled=True
-    )
-    text = env.get_template("llmapi_model.yaml.j2").render(
-        header="test",
-        profile=profile,
-        paths={"checkpoint": "/ckpt"},
-        deploy=SimpleNamespace(hardware=SimpleNamespace(tensor_parallel=1, pipeline_parallel=1)),
-    )
-    path = tmp_path / "model.yaml"
-    path.write_text(text)
-    return path
+def _rendered_llm_args(project, *sets: str) -> dict:
+    """The batch endpoint's model.yaml of the llmapi twin, as the model reads it."""
+    out = project.root / "repo"
+    render(project.root / "deploy/h100-llama8b-llmapi.yaml", out, sets=list(sets))
+    llm_args, _ = load_llm_config(out / "batch_tensorrt_llm" / "1" / "model.yaml")
+    return llm_args
 
 
 @pytest.mark.parametrize(
-    ("engine", "enabled"),
-    [
-        ({"waiting_queue_policy": "priority"}, True),
-        ({"waiting_queue_policy": "fcfs"}, False),
-        ({}, False),  # a profile schema without the field renders as before
-    ],
+    ("policy", "enabled"),
+    [("priority", True), ("fcfs", False)],
 )
 def test_model_yaml_carries_waiting_queue_policy_only_for_priority(
-    tmp_path: Path, engine: dict, enabled: bool
+    project, policy: str, enabled: bool
 ) -> None:
-    llm_args, _ = load_llm_config(_render_model_yaml(tmp_path, **engine))
+    llm_args = _rendered_llm_args(project, f"batch.engine.waiting_queue_policy={policy}")
     scheduler = llm_args["scheduler_config"]
     assert scheduler["capacity_scheduler_policy"] == "MAX_UTILIZATION"
     assert ("waiting_queue_policy" in scheduler) is enabled
     assert priority_enabled(llm_args) is enabled
+
+
+def test_relative_model_and_draft_paths_resolve_against_the_repository_parent(tmp_path):
+    model_yaml = tmp_path / "repo" / "batch_tensorrt_llm" / "1" / "model.yaml"
+    model_yaml.parent.mkdir(parents=True)
+    model_yaml.write_text(
+        "model: assets/m\nspeculative_config:\n  decoding_type: Eagle3\n"
+        "  speculative_model: assets/draft\n  max_draft_len: 3\n"
+    )
+    llm_args, _ = load_llm_config(model_yaml)
+    assert llm_args["model"] == str(tmp_path / "assets" / "m")
+    assert llm_args["speculative_config"]["speculative_model"] == str(tmp_path / "assets/draft")
+    assert llm_args["speculative_config"]["max_draft_len"] == 3
+    model_yaml.write_text("model: /abs/m\n")
+    assert load_llm_config(model_yaml)[0] == {"model": "/abs/m"}
