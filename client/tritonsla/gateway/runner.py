@@ -6,8 +6,10 @@ other local users could read it (`ps`).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
+from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,6 +23,17 @@ GRACEFUL_S = 5
 """Seconds open requests get to finish when the gateway stops."""
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopping gracefully on SIGINT/SIGTERM without raising the signal again
+    afterwards (uvicorn's default), so a clean stop exits 0 as `serve --foreground` does."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C: do not wait for open requests
+        else:
+            self.should_exit = True
+
+
 def server_of(app: Starlette, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for `app`: no access log (it costs per request), warnings only."""
     config = uvicorn.Config(
@@ -32,7 +45,7 @@ def server_of(app: Starlette, host: str, port: int) -> uvicorn.Server:
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_S,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def serve(app: Starlette, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
