@@ -23,6 +23,7 @@ from tritonsla.cli import (
     gateway_cmd,
     generate_cmd,
     monitor_cmd,
+    plan_cmd,
     render_cmd,
     serve_cmd,
 )
@@ -37,6 +38,7 @@ SUBCOMMANDS = (
     gateway_cmd,
     monitor_cmd,
     bench_cmd,
+    plan_cmd,
     demo_cmd,
     engines_cmd,
 )

@@ -15,6 +15,7 @@ from tritonsla.cli.options import (
     add_deployment_options,
 )
 from tritonsla.k8s.render import render_k8s
+from tritonsla.plan.output import read_bounds
 from tritonsla.repo.pipeline import load_and_check, render
 
 CACHE_REPOS = Path(".cache/repos")
@@ -74,6 +75,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         f"file (default --out {CACHE_K8S}/<deploy file name>)",
     )
     parser.add_argument(
+        "--plan",
+        type=Path,
+        help="with --target k8s: HPA replica bounds from `tritonsla plan --out` instead of the "
+        "deploy file's",
+    )
+    parser.add_argument(
         "--show-values",
         action="store_true",
         help="print the merged profile values of every endpoint and exit",
@@ -117,7 +124,8 @@ def run_render_k8s(args: argparse.Namespace, console: Console) -> int:
         flag = "--check" if args.check else "--show-values"
         raise UsageError(f"tritonsla render: {flag} applies to --target triton only")
     out = args.out or CACHE_K8S / args.deploy.stem
-    result = render_k8s(args.deploy, out, sets=args.sets, force=args.force)
+    bounds = read_bounds(args.plan) if args.plan is not None else None
+    result = render_k8s(args.deploy, out, sets=args.sets, bounds=bounds, force=args.force)
     objects = sum(len(objs) for objs in result.manifests.objects.values())
     classes = ", ".join(
         f"{c.sla} ({c.min_replicas}-{c.max_replicas} replicas on {c.signal})"

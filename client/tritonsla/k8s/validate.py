@@ -121,96 +121,128 @@ def _selects(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def reference_problems(objects: list[tuple[str, dict]], spec: ClusterSpec) -> Iterator[Problem]:
-    """Cross-object findings over every object of the deployment."""
-    pods = []  # (file, workload, path, template)
-    for file, obj in objects:
-        if obj.get("kind") in WORKLOAD_KINDS:
-            pods += [(file, obj, path, tpl) for path, tpl in _pod_templates(obj)]
-    services = {o["metadata"]["name"]: o for _, o in objects if o.get("kind") == "Service"}
-    exposed = {r["name"]["as"] for r in _adapter_rules(objects)}
-    exported = server_families(spec.engine_kind)
-    names = {(o.get("kind"), o["metadata"]["name"]) for _, o in objects}
+@dataclass(frozen=True)
+class _Index:
+    """What the reference checks look objects up in."""
 
-    for file, obj in objects:
-        kind = obj.get("kind")
-        ref = _ref(obj)
-        body = obj.get("spec", {})
-        if kind in WORKLOAD_KINDS:
-            yield from _workload_problems(file, obj)
-        if kind == "Service":
-            chosen = [
-                p
-                for p in pods
-                if _selects(body.get("selector", {}), p[3]["metadata"].get("labels", {}))
-            ]
-            if not chosen:
-                yield Problem(file, ref, "spec.selector", "selects no pod of any workload")
-            for i, port in enumerate(body.get("ports", [])):
-                for _, pobj, path, tpl in chosen:
-                    if port.get("targetPort") not in _port_names(tpl):
-                        yield Problem(
-                            file,
-                            ref,
-                            f"spec.ports[{i}].targetPort",
-                            f"{port.get('targetPort')!r} is no container port of "
-                            f"{_ref(pobj)} ({path})",
-                        )
-        if kind == "PodDisruptionBudget":
-            selector = body.get("selector", {}).get("matchLabels", {})
-            if not any(_selects(selector, p[3]["metadata"].get("labels", {})) for p in pods):
-                yield Problem(file, ref, "spec.selector", "selects no pod of any workload")
-        if kind == "ServiceMonitor":
-            selector = body.get("selector", {}).get("matchLabels", {})
-            chosen_svc = [
-                s for s in services.values() if _selects(selector, s["metadata"]["labels"])
-            ]
-            if not chosen_svc:
-                yield Problem(file, ref, "spec.selector", "selects no Service")
-            for i, endpoint in enumerate(body.get("endpoints", [])):
-                for svc in chosen_svc:
-                    if endpoint.get("port") not in {p.get("name") for p in svc["spec"]["ports"]}:
-                        yield Problem(
-                            file,
-                            ref,
-                            f"spec.endpoints[{i}].port",
-                            f"{endpoint.get('port')!r} is no port of {_ref(svc)}",
-                        )
-        if kind == "HorizontalPodAutoscaler":
-            target = body.get("scaleTargetRef", {})
-            if (target.get("kind"), target.get("name")) not in names:
+    pods: list[tuple[dict, str, dict]]
+    """(workload, template path, pod template) of every workload."""
+    services: dict[str, dict]
+    names: set[tuple[str, str]]
+    exposed: set[str]
+    """Custom metric names the adapter rules expose."""
+
+    def selected(self, selector: dict) -> list[tuple[dict, str, dict]]:
+        return [p for p in self.pods if _selects(selector, p[2]["metadata"].get("labels", {}))]
+
+
+def _index(objects: list[tuple[str, dict]]) -> _Index:
+    workloads = [o for _, o in objects if o.get("kind") in WORKLOAD_KINDS]
+    return _Index(
+        pods=[(w, path, tpl) for w in workloads for path, tpl in _pod_templates(w)],
+        services={o["metadata"]["name"]: o for _, o in objects if o.get("kind") == "Service"},
+        names={(o.get("kind"), o["metadata"]["name"]) for _, o in objects},
+        exposed={r["name"]["as"] for r in _adapter_rules(objects)},
+    )
+
+
+def _service(file: str, obj: dict, index: _Index) -> Iterator[Problem]:
+    chosen = index.selected(obj["spec"].get("selector", {}))
+    if not chosen:
+        yield Problem(file, _ref(obj), "spec.selector", "selects no pod of any workload")
+    for i, port in enumerate(obj["spec"].get("ports", [])):
+        for workload, path, template in chosen:
+            if port.get("targetPort") not in _port_names(template):
                 yield Problem(
                     file,
-                    ref,
-                    "spec.scaleTargetRef",
-                    f"no {target.get('kind')} named {target.get('name')!r} in the manifests",
+                    _ref(obj),
+                    f"spec.ports[{i}].targetPort",
+                    f"{port.get('targetPort')!r} is no container port of {_ref(workload)} ({path})",
                 )
-            if body.get("minReplicas", 1) > body.get("maxReplicas", 0):
-                yield Problem(file, ref, "spec.minReplicas", "exceeds spec.maxReplicas")
-            for i, metric in enumerate(body.get("metrics", [])):
-                name = metric.get("pods", {}).get("metric", {}).get("name")
-                if name not in exposed:
-                    yield Problem(
-                        file,
-                        ref,
-                        f"spec.metrics[{i}].pods.metric.name",
-                        f"{name!r} is exposed by no prometheus-adapter rule",
-                    )
-        if kind == "InferenceObjective":
-            pool = body.get("poolRef", {}).get("name")
-            if ("InferencePool", pool) not in names:
-                yield Problem(file, ref, "spec.poolRef.name", f"no InferencePool {pool!r}")
-        if kind == "InferencePool":
-            selector = body.get("selector", {}).get("matchLabels", {})
-            chosen = [p for p in pods if _selects(selector, p[3]["metadata"].get("labels", {}))]
-            if not chosen:
-                yield Problem(file, ref, "spec.selector", "selects no pod of any workload")
-            numbers = {p.get("number") for p in body.get("targetPorts", [])}
-            for _, pobj, _, tpl in chosen:
-                if not numbers <= _port_numbers(tpl):
-                    yield Problem(file, ref, "spec.targetPorts", f"not all ports of {_ref(pobj)}")
-    yield from _metric_problems(objects, exported)
-    yield from _gateway_problems(objects, services, spec)
+
+
+def _budget(file: str, obj: dict, index: _Index) -> Iterator[Problem]:
+    if not index.selected(obj["spec"].get("selector", {}).get("matchLabels", {})):
+        yield Problem(file, _ref(obj), "spec.selector", "selects no pod of any workload")
+
+
+def _monitor(file: str, obj: dict, index: _Index) -> Iterator[Problem]:
+    selector = obj["spec"].get("selector", {}).get("matchLabels", {})
+    chosen = [s for s in index.services.values() if _selects(selector, s["metadata"]["labels"])]
+    if not chosen:
+        yield Problem(file, _ref(obj), "spec.selector", "selects no Service")
+    for i, endpoint in enumerate(obj["spec"].get("endpoints", [])):
+        for service in chosen:
+            if endpoint.get("port") not in {p.get("name") for p in service["spec"]["ports"]}:
+                yield Problem(
+                    file,
+                    _ref(obj),
+                    f"spec.endpoints[{i}].port",
+                    f"{endpoint.get('port')!r} is no port of {_ref(service)}",
+                )
+
+
+def _autoscaler(file: str, obj: dict, index: _Index) -> Iterator[Problem]:
+    body = obj["spec"]
+    target = body.get("scaleTargetRef", {})
+    if (target.get("kind"), target.get("name")) not in index.names:
+        yield Problem(
+            file,
+            _ref(obj),
+            "spec.scaleTargetRef",
+            f"no {target.get('kind')} named {target.get('name')!r} in the manifests",
+        )
+    if body.get("minReplicas", 1) > body.get("maxReplicas", 0):
+        yield Problem(file, _ref(obj), "spec.minReplicas", "exceeds spec.maxReplicas")
+    for i, metric in enumerate(body.get("metrics", [])):
+        name = metric.get("pods", {}).get("metric", {}).get("name")
+        if name not in index.exposed:
+            yield Problem(
+                file,
+                _ref(obj),
+                f"spec.metrics[{i}].pods.metric.name",
+                f"{name!r} is exposed by no prometheus-adapter rule",
+            )
+
+
+def _objective(file: str, obj: dict, index: _Index) -> Iterator[Problem]:
+    pool = obj["spec"].get("poolRef", {}).get("name")
+    if ("InferencePool", pool) not in index.names:
+        yield Problem(file, _ref(obj), "spec.poolRef.name", f"no InferencePool {pool!r}")
+
+
+def _pool(file: str, obj: dict, index: _Index) -> Iterator[Problem]:
+    chosen = index.selected(obj["spec"].get("selector", {}).get("matchLabels", {}))
+    if not chosen:
+        yield Problem(file, _ref(obj), "spec.selector", "selects no pod of any workload")
+    numbers = {p.get("number") for p in obj["spec"].get("targetPorts", [])}
+    for workload, _, template in chosen:
+        if not numbers <= _port_numbers(template):
+            yield Problem(file, _ref(obj), "spec.targetPorts", f"not all ports of {_ref(workload)}")
+
+
+_CHECKS = {
+    "Service": _service,
+    "PodDisruptionBudget": _budget,
+    "ServiceMonitor": _monitor,
+    "HorizontalPodAutoscaler": _autoscaler,
+    "InferenceObjective": _objective,
+    "InferencePool": _pool,
+}
+
+
+def reference_problems(objects: list[tuple[str, dict]], spec: ClusterSpec) -> Iterator[Problem]:
+    """Cross-object findings over every object of the deployment."""
+    index = _index(objects)
+    for file, obj in objects:
+        kind = obj.get("kind")
+        if kind in WORKLOAD_KINDS:
+            yield from _workload_problems(file, obj)
+        check = _CHECKS.get(kind)  # type: ignore[arg-type]
+        if check is not None:
+            yield from check(file, obj, index)
+    yield from _metric_problems(objects, server_families(spec.engine_kind))
+    yield from _gateway_problems(objects, index.services, spec)
 
 
 def _port_names(template: dict) -> set[str]:
