@@ -1,10 +1,11 @@
 """Agreement: `tritonsla bench --openai-url` against aiperf on the same load through the gateway.
 
-    .venv/bin/python bench/openai_vs_aiperf.py [--requests 60] [--rounds 2] [--concurrency 4]
+    .venv/bin/python bench/openai_vs_aiperf.py [--requests 60] [--rounds 3] [--concurrency 4]
+                                               [--sla interactive]
 
 Serves deploy/cpu.yaml on a real tritonserver with `tritonsla gateway` in its own process in
 front, then alternates, round by round, the two load generators (each its own process) on the
-same load: /v1/chat/completions streaming, one class (interactive, by the x-sla-class header),
+same load: /v1/chat/completions streaming, one class (`--sla`, by the x-sla-class header),
 32 synthetic input tokens, 32 output tokens made exact with vLLM's min_tokens, a closed loop at
 the concurrency, a few warm-up requests. Prints the medians over rounds of TTFT, inter-token and
 request latency, output token and request throughput, and ours/aiperf ratios (issue 12 asks for
@@ -41,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy" / "cpu.yaml"
 TOKENIZER = ROOT / "assets" / "tiny-gpt2"
 AIPERF = Path(os.environ.get("AIPERF", ROOT / ".cache" / "aiperf-venv" / "bin" / "aiperf"))
-SLA = "interactive"
 INPUT_TOKENS = OUTPUT_TOKENS = 32
 WARMUP = 4
 METRICS = (
@@ -100,11 +100,11 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> No
     raise SystemExit(f"the gateway at {url} was not ready within {timeout:g} s")
 
 
-def run_ours(url: str, requests: int, concurrency: int, out: Path) -> dict:
+def run_ours(url: str, sla: str, requests: int, concurrency: int, out: Path) -> dict:
     command = [
         sys.executable, "-m", "tritonsla.cli.main", "bench", "--deploy", str(DEPLOY),
         "--openai-url", f"{url}/v1", "--endpoint-type", "chat", "--streaming",
-        "--mix", f"{SLA}=1", "--concurrency", str(concurrency), "--request-count", str(requests),
+        "--mix", f"{sla}=1", "--concurrency", str(concurrency), "--request-count", str(requests),
         "--warmup-request-count", str(WARMUP), "--synthetic-input-tokens-mean",
         str(INPUT_TOKENS), "--output-tokens-mean", str(OUTPUT_TOKENS), "--no-server-stats",
         "--artifact-dir", str(out), "--json",
@@ -113,13 +113,13 @@ def run_ours(url: str, requests: int, concurrency: int, out: Path) -> dict:
     return json.loads((out / "profile_export_genai_perf.json").read_text())
 
 
-def run_aiperf(url: str, requests: int, concurrency: int, out: Path) -> dict:
+def run_aiperf(url: str, sla: str, requests: int, concurrency: int, out: Path) -> dict:
     command = [
         str(AIPERF), "profile", "-m", "tiny-gpt2", "--url", url, "--endpoint-type", "chat",
         "--streaming", "--tokenizer", str(TOKENIZER),
         "--synthetic-input-tokens-mean", str(INPUT_TOKENS), "--synthetic-input-tokens-stddev",
         "0", "--output-tokens-mean", str(OUTPUT_TOKENS), "--output-tokens-stddev", "0",
-        "--extra-inputs", f"min_tokens:{OUTPUT_TOKENS}", "-H", f"x-sla-class:{SLA}",
+        "--extra-inputs", f"min_tokens:{OUTPUT_TOKENS}", "-H", f"x-sla-class:{sla}",
         "--use-server-token-count", "--concurrency", str(concurrency), "--request-count",
         str(requests), "--warmup-request-count", str(WARMUP), "--random-seed", "0",
         "--ui", "none", "--no-server-metrics", "--no-gpu-telemetry", "--workers-max", "1",
@@ -153,8 +153,9 @@ def median(rows: list[dict[str, float | None]], label: str) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=60, help="measured requests per run")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--sla", default="interactive", help="the class every request asks for")
     args = parser.parse_args()
     if not AIPERF.exists():
         print(f"no aiperf at {AIPERF}; install it as this file's docstring says, or set AIPERF")
@@ -164,11 +165,12 @@ def main() -> int:
     with served_gateway() as url, tempfile.TemporaryDirectory() as tmp:
         for number in range(args.rounds):
             base = Path(tmp) / f"round{number}"
-            ours.append(values(run_ours(url, args.requests, args.concurrency, base / "ours")))
-            theirs.append(values(run_aiperf(url, args.requests, args.concurrency, base / "ai")))
+            load = (url, args.sla, args.requests, args.concurrency)
+            ours.append(values(run_ours(*load, base / "ours")))
+            theirs.append(values(run_aiperf(*load, base / "ai")))
             print(f"round {number + 1}: ours {ours[-1]}\n         aiperf {theirs[-1]}")
     print(f"\nconcurrency {args.concurrency}, {args.requests} requests x {args.rounds} rounds, "
-          f"chat streaming, {INPUT_TOKENS} in / {OUTPUT_TOKENS} out, class {SLA}")  # fmt: skip
+          f"chat streaming, {INPUT_TOKENS} in / {OUTPUT_TOKENS} out, class {args.sla}")  # fmt: skip
     print(f"{'metric':<18}{'ours':>12}{'aiperf':>12}{'ratio':>9}")
     agree = True
     for _, _, label in METRICS:

@@ -9,12 +9,13 @@ served it comes back in the same header and becomes the record's endpoint.
 
 Streams are read as server-sent events (httpx2's parser); a chunk counts as a token arrival
 when it carries text. Output tokens are the server's `usage.completion_tokens` when it reports
-them, else the number of chunks that carried text. Times are `time.perf_counter`, the clock of
-the bench's schedule. An HTTP error becomes a record whose `error_kind` says what it was:
-429 ServerRejected, 503 ReplicaUnavailable, 504 DeadlineExceeded, 400 BadRequest, other
-statuses `HTTP<code>`; transport failures are ConnectFailed, Timeout (one read) or
-StreamBroken; a request over the bench's `--timeout` in all is TotalTimeout, and an answer that
-is not OpenAI's JSON is BadAnswer.
+them, else the number of chunks that carried text; input tokens are its `usage.prompt_tokens`
+(a chat template's tokens included) when it reports them, else the workload's count. Times are
+`time.perf_counter`, the clock of the bench's schedule. An HTTP error becomes a record whose
+`error_kind` says what it was: 429 ServerRejected, 503 ReplicaUnavailable, 504
+DeadlineExceeded, 400 BadRequest, other statuses `HTTP<code>`; transport failures are
+ConnectFailed, Timeout (one read) or StreamBroken; a request over the bench's `--timeout` in all
+is TotalTimeout, and an answer that is not OpenAI's JSON is BadAnswer.
 """
 
 from __future__ import annotations
@@ -122,7 +123,14 @@ class _Answer:
     chunks: list[float] = field(default_factory=list)
     end: float | None = None
     tokens: int | None = None
+    prompt_tokens: int | None = None
     served_by: str | None = None
+
+    def count(self, usage: dict | None) -> None:
+        """Take the token counts of an OpenAI `usage` object, when there is one."""
+        if usage:
+            self.tokens = usage.get("completion_tokens", self.tokens)
+            self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
 
 
 @dataclass(frozen=True)
@@ -168,7 +176,7 @@ class OpenAiSender:
             endpoint=answer.served_by,
             warmup=slot.warmup,
             status="ok" if error is None else "error",
-            input_tokens=request.input_tokens,
+            input_tokens=answer.prompt_tokens or request.input_tokens,
             max_tokens=request.max_tokens,
             output_tokens=tokens,
             scheduled=slot.scheduled,
@@ -190,7 +198,7 @@ class OpenAiSender:
         event = response.json()
         if chunk_text(self.target.endpoint_type, event):
             answer.chunks.append(answer.end)
-        answer.tokens = (event.get("usage") or {}).get("completion_tokens")
+        answer.count(event.get("usage"))
 
     async def _stream(self, body: dict, headers: dict[str, str], answer: _Answer) -> None:
         answer.sent = time.perf_counter()
@@ -211,9 +219,7 @@ class OpenAiSender:
                     raise AnswerError("StreamError", f"error event: {message}")
                 if chunk_text(self.target.endpoint_type, data):
                     answer.chunks.append(now)
-                usage = data.get("usage")
-                if usage:
-                    answer.tokens = usage.get("completion_tokens")
+                answer.count(data.get("usage"))
         answer.end = time.perf_counter()
 
 

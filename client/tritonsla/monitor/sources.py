@@ -28,9 +28,10 @@ class MetricsEndpoint:
 
 
 def metrics_url(url: str) -> str:
-    """`url` with path `/metrics` when it has none (`http://127.0.0.1:9000` -> `.../metrics`)."""
+    """`url` with path `/metrics` when it has none or is the OpenAI base (`/v1`):
+    `http://127.0.0.1:9000` and `http://127.0.0.1:9000/v1` -> `http://127.0.0.1:9000/metrics`."""
     parts = urllib.parse.urlsplit(url)
-    if parts.path in ("", "/"):
+    if parts.path.rstrip("/") in ("", "/v1"):
         return urllib.parse.urlunsplit(parts._replace(path="/metrics"))
     return url
 

@@ -67,6 +67,7 @@ def test_a_stream_becomes_a_record_with_chunk_times_and_the_servers_token_count(
     assert record.ok and record.endpoint == "realtime"
     assert len(record.chunks) == 2  # only chunks with text
     assert record.output_tokens == 4  # usage wins over the chunk count
+    assert record.input_tokens == 2
     assert record.first_token == record.chunks[0] and record.end >= record.chunks[-1]
     assert record.sent is not None and record.sent <= record.first_token
 
@@ -78,7 +79,7 @@ def test_chat_whole_answers_and_min_tokens_left_out() -> None:
         seen["body"] = json.loads(request.content)
         answer = {
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi there"}}],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 2},
+            "usage": {"prompt_tokens": 9, "completion_tokens": 2},  # 9: the chat template's
         }
         return httpx2.Response(200, json=answer)
 
@@ -90,6 +91,7 @@ def test_chat_whole_answers_and_min_tokens_left_out() -> None:
         "messages": [{"role": "user", "content": "hello there"}],
     }
     assert record.ok and record.output_tokens == 2 and len(record.chunks) == 1
+    assert record.input_tokens == 9
     assert record.first_token == record.end
 
 
@@ -107,6 +109,7 @@ def test_http_errors_become_error_records_named_by_status(status: int, kind: str
     assert record.status == "error" and record.error_kind == kind
     assert record.error == f"HTTP {status}: queue full"
     assert record.end is None and record.output_tokens == 0
+    assert record.input_tokens == REQUEST.input_tokens  # no usage: the workload's count
 
 
 def test_an_error_event_inside_a_stream_fails_the_request_with_what_came() -> None:

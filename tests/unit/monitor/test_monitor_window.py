@@ -8,6 +8,7 @@ import pytest
 from gatewaykit import FakeGateway, scrape_at
 
 from tritonsla.monitor.scrape import Scrape, labels_of, merge, parse_samples
+from tritonsla.monitor.sources import metrics_url
 from tritonsla.monitor.window import (
     Buckets,
     ScrapeHistory,
@@ -102,3 +103,10 @@ def test_history_keeps_the_newest_scrape_at_least_a_window_old_as_baseline() -> 
 def test_parse_samples_refuses_text_that_is_not_prometheus() -> None:
     with pytest.raises(ValueError):
         parse_samples("this is { not metrics\n")
+
+
+def test_metrics_urls_from_base_urls() -> None:
+    assert metrics_url("http://127.0.0.1:9000") == "http://127.0.0.1:9000/metrics"
+    assert metrics_url("http://127.0.0.1:9000/v1/") == "http://127.0.0.1:9000/metrics"
+    assert metrics_url("http://h:8002/metrics") == "http://h:8002/metrics"
+    assert metrics_url("http://h:8002/custom/path") == "http://h:8002/custom/path"
