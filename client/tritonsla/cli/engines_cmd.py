@@ -23,11 +23,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `engines` and its flags."""
     parser = subparsers.add_parser(
         "engines",
-        help="build a TensorRT-LLM engine per SLA profile (trt-engine deployments, GPU)",
+        help="build a TensorRT-LLM engine (trt-engine) or ModelOpt checkpoint (llmapi) per "
+        "SLA profile",
         description="Plan and build each profile's engine: checkpoint conversion or fp8 "
-        "quantization, then trtllm-build, into <engines_dir>/<profile>/. Unchanged engines are "
-        "skipped (manifest); a failed build leaves the previous engine in place. llmapi and cpu "
-        "deployments have no compile step: the command says what they load.",
+        "quantization, then trtllm-build, into <engines_dir>/<profile>/. llmapi deployments get "
+        "a ModelOpt checkpoint per quantized precision (fp8, int8 SmoothQuant, int4 AWQ) in "
+        "<engines_dir>/_checkpoints/hf-<format>/. Unchanged outputs are skipped (manifest); a "
+        "failed build leaves the previous one in place. cpu deployments have no compile step: "
+        "the command checks what they load.",
     )
     add_deployment_options(parser, "batch.engine.max_num_tokens=16384")
     parser.add_argument(
