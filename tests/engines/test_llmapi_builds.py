@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from standin_tool import parse
 
+from tritonsla.engines.llmapi_plan import check_quantize_args
 from tritonsla.errors import EngineBuildError
 
 STANDIN = Path(__file__).with_name("standin_modelopt.py")
@@ -151,3 +152,9 @@ def test_out_repo_points_the_fp8_profile_at_its_checkpoint(qbox):
     batch = (out / "batch_tensorrt_llm" / "1" / "model.yaml").read_text()
     assert "model: engines/_checkpoints/hf-fp8" in realtime
     assert "model: models/llama" in batch
+
+
+def test_planned_quantize_arguments_are_checked_by_the_program_parser():
+    check_quantize_args(("--model_dir", "/m", "--output_dir", "/o", "--qformat", "int8_sq"))
+    with pytest.raises(EngineBuildError, match=r"modelopt_quantize.py command is refused"):
+        check_quantize_args(("--model_dir", "/m", "--output_dir", "/o", "--qformat", "nvfp4"))

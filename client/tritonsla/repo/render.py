@@ -194,6 +194,16 @@ def disk_files(out: Path) -> Plan:
     }
 
 
+def _is_binary(data: bytes | None) -> bool:
+    if data is None:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return b"\0" in data
+
+
 def diff_repository(plan: Plan, out: Path) -> list[str]:
     """Unified-diff lines between the plan and `out`; empty when the repository is current."""
     current = disk_files(out)
@@ -202,9 +212,12 @@ def diff_repository(plan: Plan, out: Path) -> list[str]:
         old, new = current.get(relative), plan.get(relative)
         if old == new:
             continue
+        label = f"{out.name}/{relative}"
+        if _is_binary(old) or _is_binary(new):  # the .tritonsla.zip bundle
+            lines.append(f"Binary file {label} differs\n")
+            continue
         old_text = (old or b"").decode(errors="replace").splitlines(keepends=True)
         new_text = (new or b"").decode(errors="replace").splitlines(keepends=True)
-        label = f"{out.name}/{relative}"
         lines.extend(
             difflib.unified_diff(
                 old_text,
