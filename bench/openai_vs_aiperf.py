@@ -1,15 +1,20 @@
 """Agreement: `tritonsla bench --openai-url` against aiperf on the same load through the gateway.
 
     .venv/bin/python bench/openai_vs_aiperf.py [--requests 60] [--rounds 3] [--concurrency 4]
-                                               [--sla interactive]
+                                               [--sla interactive] [--request-rate R]
 
 Serves deploy/cpu.yaml on a real tritonserver with `tritonsla gateway` in its own process in
 front, then alternates, round by round, the two load generators (each its own process) on the
 same load: /v1/chat/completions streaming, one class (`--sla`, by the x-sla-class header),
 32 synthetic input tokens, 32 output tokens made exact with vLLM's min_tokens, a closed loop at
-the concurrency, a few warm-up requests. Prints the medians over rounds of TTFT, inter-token and
-request latency, output token and request throughput, and ours/aiperf ratios (issue 12 asks for
-TTFT and throughput within 10%: ratios in 0.90..1.10). Prints numbers only.
+the concurrency (or, with `--request-rate`, constant open-loop arrivals at that rate, so that
+both clients offer the server the same arrival times), a few warm-up requests. Prints the
+medians over rounds of TTFT, inter-token and request latency, output token and request
+throughput, and ours/aiperf ratios (issue 12 asks for TTFT and throughput within 10%: ratios in
+0.90..1.10). Beside each client's own numbers, the gateway's TTFT histogram over each run (mean
+from its sum and count, p50 from its buckets, warm-up included) says what the server side saw,
+so a difference between the clients can be placed: in the server's answer to each client's
+arrival pattern, or in a client. Prints numbers only.
 
 aiperf runs from its own venv (it is OpenAI-only and pins its own stack):
     python3 -m venv .cache/aiperf-venv && .cache/aiperf-venv/bin/pip install aiperf==0.13.0
@@ -35,6 +40,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tritonsla.assets import write_default_model
+from tritonsla.monitor.scrape import Scrape, merge, parse_samples
+from tritonsla.monitor.sources import fetch_text
+from tritonsla.monitor.window import histogram_delta, quantile
 from tritonsla.repo.pipeline import render
 from tritonsla.server import ServerOptions, TritonServer, free_ports
 
@@ -52,6 +60,7 @@ METRICS = (
     ("output_token_throughput", "avg", "output tokens/s"),
     ("request_throughput", "avg", "requests/s"),
 )
+GATEWAY_LABELS = ("gateway TTFT avg ms", "gateway TTFT p50 ms")
 JUDGED = ("TTFT avg ms", "TTFT p50 ms", "output tokens/s", "requests/s")
 LOW, HIGH = 0.9, 1.1
 
@@ -100,11 +109,18 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> No
     raise SystemExit(f"the gateway at {url} was not ready within {timeout:g} s")
 
 
-def run_ours(url: str, sla: str, requests: int, concurrency: int, out: Path) -> dict:
+def load_flags(concurrency: int, rate: float | None, aiperf: bool) -> list[str]:
+    """The closed loop at `concurrency`, or constant arrivals at `rate` requests/s."""
+    if rate is None:
+        return ["--concurrency", str(concurrency)]
+    return ["--request-rate", str(rate), "--arrival-pattern" if aiperf else "--arrival", "constant"]
+
+
+def run_ours(url: str, sla: str, requests: int, load: list[str], out: Path) -> dict:
     command = [
         sys.executable, "-m", "tritonsla.cli.main", "bench", "--deploy", str(DEPLOY),
         "--openai-url", f"{url}/v1", "--endpoint-type", "chat", "--streaming",
-        "--mix", f"{sla}=1", "--concurrency", str(concurrency), "--request-count", str(requests),
+        "--mix", f"{sla}=1", *load, "--request-count", str(requests),
         "--warmup-request-count", str(WARMUP), "--synthetic-input-tokens-mean",
         str(INPUT_TOKENS), "--output-tokens-mean", str(OUTPUT_TOKENS), "--no-server-stats",
         "--artifact-dir", str(out), "--json",
@@ -113,14 +129,14 @@ def run_ours(url: str, sla: str, requests: int, concurrency: int, out: Path) -> 
     return json.loads((out / "profile_export_genai_perf.json").read_text())
 
 
-def run_aiperf(url: str, sla: str, requests: int, concurrency: int, out: Path) -> dict:
+def run_aiperf(url: str, sla: str, requests: int, load: list[str], out: Path) -> dict:
     command = [
         str(AIPERF), "profile", "-m", "tiny-gpt2", "--url", url, "--endpoint-type", "chat",
         "--streaming", "--tokenizer", str(TOKENIZER),
         "--synthetic-input-tokens-mean", str(INPUT_TOKENS), "--synthetic-input-tokens-stddev",
         "0", "--output-tokens-mean", str(OUTPUT_TOKENS), "--output-tokens-stddev", "0",
         "--extra-inputs", f"min_tokens:{OUTPUT_TOKENS}", "-H", f"x-sla-class:{sla}",
-        "--use-server-token-count", "--concurrency", str(concurrency), "--request-count",
+        "--use-server-token-count", *load, "--request-count",
         str(requests), "--warmup-request-count", str(WARMUP), "--random-seed", "0",
         "--ui", "none", "--no-server-metrics", "--no-gpu-telemetry", "--workers-max", "1",
         "--output-artifact-dir", str(out),
@@ -133,6 +149,20 @@ def run_aiperf(url: str, sla: str, requests: int, concurrency: int, out: Path) -
     if not found:
         raise SystemExit(f"aiperf wrote no profile_export_aiperf.json under {out}")
     return json.loads(found[-1].read_text())
+
+
+def gateway_scrape(url: str) -> Scrape:
+    return merge(time.monotonic(), [parse_samples(fetch_text(f"{url}/metrics", 10.0))])
+
+
+def gateway_ttft(old: Scrape, new: Scrape, sla: str) -> dict[str, float | None]:
+    """Mean and p50 (ms) of the gateway's TTFT histogram of class `sla` between two scrapes."""
+    buckets = histogram_delta(old, new, "tritonsla_gateway_ttft_seconds", sla=sla)
+    if buckets is None or not buckets.count:
+        return dict.fromkeys(GATEWAY_LABELS)
+    p50 = quantile(buckets, 0.5)
+    mean = buckets.sum / buckets.count * 1000
+    return dict(zip(GATEWAY_LABELS, (mean, None if p50 is None else p50 * 1000), strict=True))
 
 
 def values(document: dict) -> dict[str, float | None]:
@@ -156,6 +186,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--sla", default="interactive", help="the class every request asks for")
+    parser.add_argument(
+        "--request-rate", type=float, help="constant arrivals at this rate instead of a closed loop"
+    )
     args = parser.parse_args()
     if not AIPERF.exists():
         print(f"no aiperf at {AIPERF}; install it as this file's docstring says, or set AIPERF")
@@ -165,15 +198,21 @@ def main() -> int:
     with served_gateway() as url, tempfile.TemporaryDirectory() as tmp:
         for number in range(args.rounds):
             base = Path(tmp) / f"round{number}"
-            load = (url, args.sla, args.requests, args.concurrency)
-            ours.append(values(run_ours(*load, base / "ours")))
-            theirs.append(values(run_aiperf(*load, base / "ai")))
+            for runner, rows, name in ((run_ours, ours, "ours"), (run_aiperf, theirs, "ai")):
+                load = load_flags(args.concurrency, args.request_rate, runner is run_aiperf)
+                before = gateway_scrape(url)
+                row = values(runner(url, args.sla, args.requests, load, base / name))
+                row.update(gateway_ttft(before, gateway_scrape(url), args.sla))
+                rows.append(row)
             print(f"round {number + 1}: ours {ours[-1]}\n         aiperf {theirs[-1]}")
-    print(f"\nconcurrency {args.concurrency}, {args.requests} requests x {args.rounds} rounds, "
+    shape = f"concurrency {args.concurrency}"
+    if args.request_rate is not None:
+        shape = f"constant {args.request_rate:g} requests/s"
+    print(f"\n{shape}, {args.requests} requests x {args.rounds} rounds, "
           f"chat streaming, {INPUT_TOKENS} in / {OUTPUT_TOKENS} out, class {args.sla}")  # fmt: skip
     print(f"{'metric':<18}{'ours':>12}{'aiperf':>12}{'ratio':>9}")
     agree = True
-    for _, _, label in METRICS:
+    for label in [*(label for _, _, label in METRICS), *GATEWAY_LABELS]:
         a, b = median(ours, label), median(theirs, label)
         ratio = a / b if a is not None and b else None
         mark = ""

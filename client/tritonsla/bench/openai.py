@@ -212,7 +212,8 @@ class OpenAiSender:
             async for event in httpx2.EventSource(response):
                 now = time.perf_counter()
                 if event.data.strip() == DONE:
-                    break
+                    answer.end = now
+                    return
                 data = json.loads(event.data)
                 if "error" in data:
                     message = (data["error"] or {}).get("message", event.data)
@@ -220,7 +221,7 @@ class OpenAiSender:
                 if chunk_text(self.target.endpoint_type, data):
                     answer.chunks.append(now)
                 answer.count(data.get("usage"))
-        answer.end = time.perf_counter()
+        answer.end = time.perf_counter()  # a stream that ended without [DONE]
 
 
 @asynccontextmanager

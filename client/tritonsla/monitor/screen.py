@@ -82,14 +82,15 @@ def _engine(item: ClassView) -> str:
 
 
 def monitor_table(view: MonitorView) -> Table:
-    """One row per class."""
+    """One row per class; latencies in ms."""
     window = "waiting for a second scrape" if view.window_s is None else f"{view.window_s:.0f} s"
-    table = Table(title=f"{view.deployment}: last {window}", title_justify="left")
-    for column in ("class", "SLO", "req/s", "out tok/s"):
-        table.add_column(column, justify="left" if column in ("class", "SLO") else "right")
-    for column in ("TTFT p50", "TTFT p95", "ITL p50", "ITL p95", "E2E p95"):
-        table.add_column(f"{column} ms", justify="right")
-    for column in ("failed", "in flight", "queued", "engine waiting / active"):
+    title = f"{view.deployment}: last {window} (latencies in ms)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("class")
+    table.add_column("SLO")
+    for column in ("req/s", "out tok/s", "TTFT p50", "TTFT p95", "ITL p50", "ITL p95", "E2E p95"):
+        table.add_column(column, justify="right")
+    for column in ("failed", "in flight", "queued", "engine wait/run"):
         table.add_column(column, justify="right")
     for item in view.classes:
         ttft = latency_cells(item.latencies["ttft_ms"])
