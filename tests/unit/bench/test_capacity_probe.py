@@ -83,6 +83,19 @@ def test_probe_arrivals_keep_their_shape_across_rates() -> None:
     assert np.allclose(np.array(slow) / 2, fast)
 
 
+def test_a_confirmation_draws_other_arrivals_at_the_same_rate() -> None:
+    settings = CapacitySettings(probe_seconds=1, min_probe_requests=10, warmup_requests=0)
+
+    def gaps(attempt: int) -> list[float]:
+        probe = asyncio.run(
+            run_probe(20, PREPARED, fake_sender(0.001), settings, attempt=attempt)  # type: ignore[arg-type]
+        )
+        assert probe.attempt == attempt and probe.offered_rps == pytest.approx(20)
+        return np.diff([r.scheduled for r in probe.run.records]).round(4).tolist()
+
+    assert gaps(0) != gaps(1)
+
+
 def test_a_probe_that_keeps_up_meets_the_slo() -> None:
     settings = CapacitySettings(probe_seconds=1, min_probe_requests=10, warmup_requests=2)
     probe = asyncio.run(run_probe(20, PREPARED, fake_sender(0.001), settings))  # type: ignore[arg-type]
