@@ -9,6 +9,7 @@ import re
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -317,6 +318,35 @@ def test_a_deadline_that_cannot_be_met_is_a_504(gateway: Gateway) -> None:
     )
     assert status == 504, answer
     assert answer["error"]["type"] == "timeout_error"
+
+
+def test_a_full_queue_is_a_429_with_retry_after(gateway: Gateway) -> None:
+    """Realtime takes 4 in flight and queues 8 (REJECT beyond): 24 at once overflow it."""
+    body = {**OK, "model": "tiny-gpt2:realtime", "max_tokens": 48, "min_tokens": 48}
+
+    def send(_: int) -> tuple[int, dict, str | None]:
+        conn = http.client.HTTPConnection(gateway.host, gateway.port, timeout=60)
+        try:
+            conn.request(
+                "POST",
+                "/v1/completions",
+                json.dumps(body).encode(),
+                {"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            return response.status, json.loads(response.read()), response.getheader("Retry-After")
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(send, range(24)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert 200 in statuses and 429 in statuses, statuses
+    assert set(statuses) <= {200, 429}, answers
+    for status, answer, retry_after in answers:
+        if status == 429:
+            assert answer["error"]["type"] == "rate_limit_error", answer
+            assert retry_after is not None and int(retry_after) >= 1
 
 
 # --- a client that goes away: the engine stops ---------------------------------------------------
