@@ -143,3 +143,15 @@ def test_llmapi_knobs_are_refused_on_other_engine_kinds(project):
         "`batch.engine.speculative.method`: speculative decoding (ngram) is rendered only" in text
     )
     assert "`batch.engine.attention_backend`: VANILLA is an LLM API choice" in text
+
+
+@pytest.mark.parametrize(
+    ("gpu", "refused"), [("A100-SXM-80GB", True), ("H100-SXM-80GB", False), ("L40S", False)]
+)
+def test_fp8_is_refused_on_gpus_without_it(project, gpu, refused):
+    project.edit(TWIN, lambda d: d["hardware"].update(gpu_type=gpu))
+    if not refused:
+        render(project.root / TWIN, project.out, check=True)
+        return
+    with pytest.raises(ConfigErrors, match=r"`overrides.realtime.engine.precision`: fp8 needs"):
+        render(project.root / TWIN, project.out, check=True)
