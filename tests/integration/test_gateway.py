@@ -311,13 +311,18 @@ def test_bad_input_is_a_400_naming_the_field_and_never_reaches_the_engine(
 
 # --- statuses from routing -----------------------------------------------------------------------
 def test_a_deadline_that_cannot_be_met_is_a_504(gateway: Gateway) -> None:
-    status, answer = gateway.post(
-        "/v1/completions",
-        {**OK, "model": "tiny-gpt2:batch", "max_tokens": 64},
-        {"x-request-deadline-ms": "1"},
-    )
+    """Once the class has answered, admission control knows its latency and refuses a 1 ms
+    deadline before sending (a request sent and timed out would also be a 504, but would hold
+    the replica out as suspect)."""
+    body = {**OK, "model": "tiny-gpt2:batch", "max_tokens": 8}
+    assert gateway.post("/v1/completions", body)[0] == 200
+    status, answer = gateway.post("/v1/completions", body, {"x-request-deadline-ms": "1"})
     assert status == 504, answer
-    assert answer["error"]["type"] == "timeout_error"
+    assert (answer["error"]["type"], answer["error"]["code"]) == (
+        "timeout_error",
+        "deadline_unmeetable",
+    )
+    assert answer["error"]["param"] == "x-request-deadline-ms"
 
 
 def test_a_full_queue_is_a_429_with_retry_after(gateway: Gateway) -> None:
