@@ -1,8 +1,9 @@
-"""The monitor's screen: a rich table of a MonitorView (no I/O; the CLI refreshes it).
+"""The monitor's screen: a rich table of a MonitorView and its objectives (no I/O).
 
-A latency cell that an objective judges is green when its check passed and red when it
-failed; its threshold follows in brackets, with the checked value when that is not the p95
-shown (another percentile, or failed requests counted as ∞): `412 (p99 530 ≤500)`.
+The table shows the answered requests' latencies; a cell that an objective judges is green
+when its check passed and red when it failed. Under it, one line per class says each check:
+the value checked (at the objective's percentile, failed requests counted as ∞) against the
+threshold, e.g. `realtime  FAIL  TTFT p95 ∞ ≤ 200 ✗ · ITL p95 24.2 ≤ 30 ✓`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ VERDICTS = {
     "idle": "[dim]idle[/]",
     "no objective": "[dim]-[/]",
 }
+LABELS = {"ttft_ms": "TTFT", "itl_ms": "ITL", "e2e_ms": "E2E", "output_tokens_per_s": "out tok/s"}
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -39,43 +41,40 @@ def limit(value: float) -> str:
     return f"{value:,g}"
 
 
-def _colour(check: Check | None) -> str | None:
+def _coloured(text: str, check: Check | None) -> str:
     if check is None or check.passed is None:
-        return None
-    return "green" if check.passed else "red"
+        return text
+    return f"[{'green' if check.passed else 'red'}]{text}[/]"
 
 
 def latency_cells(latency: Latency) -> tuple[str, str]:
-    """(p50, p95) cells of the answered requests; the p95 cell carries the objective, coloured
-    by its check, and the checked value when it differs (another percentile, or failures
-    counted as ∞)."""
-    p50, p95 = number(latency.p50), number(latency.p95)
-    check = latency.check
-    if check is None:
-        return p50, p95
-    if check.percentile == 95 and check.measured == latency.p95:
-        text = f"{p95} (≤{limit(check.threshold)})"
-    else:
-        measured = number(check.measured)
-        text = f"{p95} (p{check.percentile:g} {measured} ≤{limit(check.threshold)})"
-    colour = _colour(check)
-    return p50, f"[{colour}]{text}[/]" if colour else text
+    """(p50, p95) cells of the answered requests; p95 coloured by the objective's check."""
+    return number(latency.p50), _coloured(number(latency.p95), latency.check)
 
 
-def _rate(item: ClassView) -> str:
-    text = number(item.output_tokens_per_s)
-    check = item.throughput_check
-    if check is None:
-        return text
-    text = f"{text} (≥{limit(check.threshold)})"
-    colour = _colour(check)
-    return f"[{colour}]{text}[/]" if colour else text
+def check_text(check: Check) -> str:
+    """One check in words: `TTFT p95 412 ≤ 500 ✓`, `out tok/s 31 ≥ 50 ✗`, `... (idle)`."""
+    where = f" p{check.percentile:g}" if check.percentile is not None else ""
+    sign = "≥" if check.metric == "output_tokens_per_s" else "≤"
+    mark = {True: " ✓", False: " ✗", None: ""}[check.passed]
+    text = f"{LABELS[check.metric]}{where} {number(check.measured)} {sign} {limit(check.threshold)}"
+    return _coloured(text + mark, check)
+
+
+def objective_line(item: ClassView) -> str | None:
+    """The class's checks on one line; None for a class without objective."""
+    checks = [lat.check for lat in item.latencies.values() if lat.check is not None]
+    if item.throughput_check is not None:
+        checks.append(item.throughput_check)
+    if not checks:
+        return None
+    return f"{item.name}  {VERDICTS[item.verdict]}  " + " · ".join(map(check_text, checks))
 
 
 def _engine(item: ClassView) -> str:
     if item.engine is None:
         return "-"
-    text = f"{number(item.engine_waiting, 0)} / {number(item.engine_active, 0)}"
+    text = f"{number(item.engine_waiting, 0)}/{number(item.engine_active, 0)}"
     if item.engine_slots is not None:
         text += f" of {number(item.engine_slots, 0)}"
     return f"{text} shared" if item.engine_shared else text
@@ -93,18 +92,15 @@ def monitor_table(view: MonitorView) -> Table:
     for column in ("failed", "in flight", "queued", "engine wait/run"):
         table.add_column(column, justify="right")
     for item in view.classes:
-        ttft = latency_cells(item.latencies["ttft_ms"])
-        itl = latency_cells(item.latencies["itl_ms"])
-        e2e = latency_cells(item.latencies["e2e_ms"])[1]
         failed = f"[red]{item.failed}[/]" if item.failed else "0"
         table.add_row(
             item.name,
             VERDICTS[item.verdict],
             number(item.requests_per_s, 2),
-            _rate(item),
-            *ttft,
-            *itl,
-            e2e,
+            _coloured(number(item.output_tokens_per_s), item.throughput_check),
+            *latency_cells(item.latencies["ttft_ms"]),
+            *latency_cells(item.latencies["itl_ms"]),
+            latency_cells(item.latencies["e2e_ms"])[1],
             failed,
             number(item.in_flight, 0),
             number(item.queued, 0),
@@ -114,10 +110,11 @@ def monitor_table(view: MonitorView) -> Table:
 
 
 def monitor_screen(view: MonitorView) -> RenderableType:
-    """The table and a line per metrics endpoint that could not be read."""
+    """The table, each class's objective checks, and each metrics endpoint that failed."""
+    lines = [Text.from_markup(line) for item in view.classes if (line := objective_line(item))]
     problems = [
         Text(f"{source.kind} {source.url}: {source.error}", style="yellow")
         for source in view.sources
         if source.error is not None
     ]
-    return Group(monitor_table(view), *problems)
+    return Group(monitor_table(view), *lines, *problems)
