@@ -299,3 +299,15 @@ def test_bad_input_writes_nothing(variant: Callable[..., Path], tmp_path: Path) 
     with pytest.raises(ConfigErrors):
         render_k8s(bad, out, force=True)
     assert (out / "13-batch.yaml").read_text() == before
+
+
+def test_tensor_parallel_inside_a_node_runs_serves_mpirun(variant: Callable[..., Path]) -> None:
+    result = plan_k8s(variant(hardware={"gpus": 4, "tensor_parallel": 2, "pipeline_parallel": 2}))
+    assert validate(result.manifests.all_objects(), result.spec) == []
+    _, deployment = find(result, "Deployment", "batch")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    command = container["command"]
+    assert command[:2] == ["mpirun", "--allow-run-as-root"]
+    assert command.count("tritonserver") == 4  # one rank per GPU
+    assert "--load-model=batch_tensorrt_llm" in command
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": "4"}
