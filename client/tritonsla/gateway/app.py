@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette import EventSourceResponse
@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from tritonsla.gateway.errors import ApiError, Outcome, routing_failure
 from tritonsla.gateway.metrics import GatewayMetrics, Timing
@@ -226,8 +227,11 @@ class Gateway:
             self._ended(plan, "error", Timing(), None)
             await stream.aclose()
             raise
-        events = self._events(plan, shape, clock, stream, chunks, first)
-        return EventSourceResponse(events, sep="\n", ping=PING_S, headers={CLASS_HEADER: plan.sla})
+        ending = Ending(self, plan, stream)
+        events = self._events(plan, shape, clock, stream, chunks, first, ending)
+        return EventStream(
+            events, ending.gone, sep="\n", ping=PING_S, headers={CLASS_HEADER: plan.sla}
+        )
 
     async def _events(
         self,
@@ -237,6 +241,7 @@ class Gateway:
         stream: AsyncTokenStream,
         chunks: AsyncIterator[Chunk],
         first: Chunk | None,
+        ending: Ending,
     ) -> AsyncIterator[str]:
         """The SSE data lines of a stream whose first chunk (None: it had none) has come."""
         stops = StopFilter(plan.stops)
@@ -280,12 +285,52 @@ class Gateway:
             outcome = "cancelled"
             raise
         finally:
-            await stream.aclose()
             timing = clock.timing(tokens) if outcome == "ok" else Timing()
-            self._ended(plan, outcome, timing, tokens)
+            await ending.end(outcome, timing, tokens)
 
     def _count(self, text: str) -> int:
         return len(self.catalog.tokenizer.encode(text, add_special_tokens=False))
+
+
+class Ending:
+    """The end of a streamed request, recorded once: by its events, or by the response when the
+    events never ran (the client left before the response started)."""
+
+    def __init__(self, gateway: Gateway, plan: Plan, stream: AsyncTokenStream) -> None:
+        self.gateway = gateway
+        self.plan = plan
+        self.stream = stream
+        self.done = False
+
+    async def end(self, outcome: Outcome, timing: Timing, tokens: int | None) -> None:
+        """Close the SDK stream (an unfinished request is stopped) and record the outcome."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            await self.stream.aclose()
+        finally:
+            self.gateway._ended(self.plan, outcome, timing, tokens)
+
+    async def gone(self) -> None:
+        await self.end("cancelled", Timing(), None)
+
+
+class EventStream(EventSourceResponse):
+    """sse-starlette's response, calling `on_close` however it ends (also when the client left
+    before the first byte, so the events generator never ran)."""
+
+    def __init__(
+        self, content: AsyncIterator[str], on_close: Callable[[], Awaitable[None]], **options: Any
+    ) -> None:
+        super().__init__(content, **options)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._on_close()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
