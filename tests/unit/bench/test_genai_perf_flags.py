@@ -13,9 +13,8 @@ from tritonsla.bench.openai import OpenAiTarget
 from tritonsla.bench.workload import PromptEntry, TokenLengths, Workload, equal_mix
 from tritonsla.cli import bench_cmd
 from tritonsla.errors import ConfigError
+from tritonsla.text.default_tokenizer import write_default_tokenizer
 
-ROOT = Path(__file__).resolve().parents[3]
-DEPLOY = str(ROOT / "deploy" / "cpu.yaml")
 CLASSES = ("realtime", "interactive", "batch")
 
 
@@ -98,9 +97,16 @@ def test_num_prompts_reuses_payloads_while_classes_follow_the_mix() -> None:
         Workload(Numbered(), lengths, unique=0)
 
 
-def test_openai_flags_build_the_target_and_need_openai_url() -> None:
+@pytest.fixture
+def deploy(project) -> str:
+    """deploy/cpu.yaml of a tmp project, with the default tokenizer in its model folder."""
+    write_default_tokenizer(project.root / "assets" / "tiny-gpt2")
+    return str(project.deploy)
+
+
+def test_openai_flags_build_the_target_and_need_openai_url(deploy: str) -> None:
     options = bench_cmd.options_of(
-        parse("--deploy", DEPLOY, "--openai-url", "http://127.0.0.1:9000/v1",
+        parse("--deploy", deploy, "--openai-url", "http://127.0.0.1:9000/v1",
               "--endpoint-type", "chat", "--no-min-tokens")
     )  # fmt: skip
     assert options.openai == OpenAiTarget("http://127.0.0.1:9000/v1", None, "chat", False)
@@ -128,8 +134,8 @@ def test_openai_flags_build_the_target_and_need_openai_url() -> None:
     ],
 )
 def test_combinations_that_cannot_work_are_refused(argv: list[str], problem: str) -> None:
-    with pytest.raises(ConfigError, match=problem):
-        prepare(bench_cmd.options_of(parse("--deploy", DEPLOY, *argv)))
+    with pytest.raises(ConfigError, match=problem):  # refused before any file is read
+        prepare(bench_cmd.options_of(parse("--deploy", "no/such/deploy.yaml", *argv)))
 
 
 def test_capacity_search_refuses_openai_url() -> None:
