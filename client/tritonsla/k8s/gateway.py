@@ -63,7 +63,10 @@ def gateway_args(spec: ClusterSpec) -> list[str]:
 
 
 def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
-    probe = {"httpGet": {"path": "/health/ready", "port": "http"}, "periodSeconds": 5}
+    # /health, not /health/ready: every gateway sees the same replicas (DNS), a request that
+    # finds none is answered 503, and the gateway's client starts re-resolving the names with
+    # its first request, so gating traffic on ready replicas would keep it from ever starting
+    probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5}
     items = [{"key": _key(path), "path": path} for path in config_files(dep)]
     container = {
         "name": "gateway",
@@ -77,7 +80,7 @@ def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
         ],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
-        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
+        "livenessProbe": {**probe, "periodSeconds": 10},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}],
     }
     return {
