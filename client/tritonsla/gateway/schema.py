@@ -205,7 +205,11 @@ def parse_body(kind: type[Body], raw: bytes) -> Body:
 
 
 def _first_problem(error: ValidationError) -> ApiError:
-    problem = error.errors(include_url=False)[0]
+    """The first field at fault; of a union's failed members, the one that got furthest (an
+    image part in `content` is reported at `content[0].type`, not as "not a string")."""
+    problems = error.errors(include_url=False)
+    top = problems[0]["loc"][:1]
+    problem = max((p for p in problems if p["loc"][:1] == top), key=lambda p: len(p["loc"]))
     kind = problem["type"]
     if kind == "json_invalid":
         return bad_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from tritonsla.errors import ModelDataError
+from tritonsla.gateway.app import EventStream
 from tritonsla.gateway.chat import load_chat_template
 from tritonsla.gateway.errors import ApiError, routing_failure
 from tritonsla.gateway.metrics import GatewayMetrics, Timing, slo_verdict
@@ -150,3 +152,29 @@ def test_metric_families_and_labels() -> None:
         'tritonsla_gateway_e2e_seconds_count{sla="batch"} 0.0',
     ]:
         assert line in text, line
+
+
+# --- a stream whose client left before it started ---------------------------------------------
+def test_event_stream_closes_when_its_events_never_ran() -> None:
+    started: list[bool] = []
+    closed: list[bool] = []
+
+    async def events():
+        started.append(True)
+        yield "never"
+
+    async def on_close() -> None:
+        closed.append(True)
+
+    async def refuse(message: dict) -> None:
+        raise OSError("client gone")
+
+    async def receive() -> dict:
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    response = EventStream(events(), on_close, ping=0)
+    scope = {"type": "http", "method": "POST", "asgi": {"spec_version": "2.4"}}
+    with pytest.raises(OSError):
+        asyncio.run(response(scope, receive, refuse))
+    assert (started, closed) == ([], [True])

@@ -79,7 +79,8 @@ def test_chat_bodies() -> None:
             ],
         },
     )
-    assert error.param.startswith("messages[0].content"), error
+    assert error.param == "messages[0].content[0].type", error
+    assert "'text'" in error.message
     assert (
         error_of(
             ChatRequest,
