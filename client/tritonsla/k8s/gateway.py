@@ -7,12 +7,13 @@ The API key comes from the Secret `<name>-gateway` (key `api-key`) as TRITONSLA_
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from pathlib import Path, PurePosixPath
 
 import yaml
 
 from tritonsla.k8s.spec import API_KEY_ENV, GATEWAY_PORT, ClusterSpec
-from tritonsla.k8s.workloads import metadata
+from tritonsla.k8s.workloads import claim_mounts, claim_volume, metadata, working_dir
 from tritonsla.profiles.loading import Deployment
 
 CONFIG_MOUNT = "/etc/tritonsla"
@@ -26,11 +27,24 @@ def _key(path: str) -> str:
     return path.replace("/", "__")
 
 
-def config_files(dep: Deployment) -> dict[str, str]:
-    """The deploy file (profiles_dir pointed at the mounted profiles) and its profile files,
-    by their path under CONFIG_MOUNT."""
+def pod_path(dep: Deployment, spec: ClusterSpec, value: str) -> str:
+    """A model path of the deploy file as the pods see it: absolute paths as written; relative
+    ones below the working folder (the first mount), as the repository's relative paths are
+    (the deploy file's folder is one below the project root)."""
+    if PurePosixPath(value).is_absolute():
+        return value
+    root = dep.deploy_file.parent.parent
+    relative = os.path.relpath(dep.path(value), root)
+    return str(PurePosixPath(working_dir(spec)) / PurePosixPath(*Path(relative).parts))
+
+
+def config_files(dep: Deployment, spec: ClusterSpec) -> dict[str, str]:
+    """The deploy file (profiles_dir pointed at the mounted profiles, model paths at the
+    claim) and its profile files, by their path under CONFIG_MOUNT."""
     data = yaml.safe_load(dep.deploy_file.read_text(encoding="utf-8"))
     data["profiles_dir"] = "../profiles"
+    for key in ("checkpoint", "tokenizer"):
+        data["model"][key] = pod_path(dep, spec, data["model"][key])
     files = {f"deploy/{dep.deploy_file.name}": yaml.safe_dump(data, sort_keys=False)}
     for name, path in dep.profile_files.items():
         files[f"profiles/{name}.yaml"] = Path(path).read_text(encoding="utf-8")
@@ -42,7 +56,7 @@ def config_map(spec: ClusterSpec, dep: Deployment) -> dict:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(spec, config_name(spec), spec.gateway_labels),
-        "data": {_key(path): text for path, text in config_files(dep).items()},
+        "data": {_key(path): text for path, text in config_files(dep, spec).items()},
     }
 
 
@@ -67,7 +81,7 @@ def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
     # finds none is answered 503, and the gateway's client starts re-resolving the names with
     # its first request, so gating traffic on ready replicas would keep it from ever starting
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5}
-    items = [{"key": _key(path), "path": path} for path in config_files(dep)]
+    items = [{"key": _key(path), "path": path} for path in config_files(dep, spec)]
     container = {
         "name": "gateway",
         "image": spec.kube.gateway_image or spec.kube.image,
@@ -81,7 +95,10 @@ def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
         "livenessProbe": {**probe, "periodSeconds": 10},
-        "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}],
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+            *claim_mounts(spec),  # the tokenizer and chat template
+        ],
     }
     return {
         "apiVersion": "apps/v1",
@@ -95,7 +112,11 @@ def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
                 "spec": {
                     "containers": [container],
                     "volumes": [
-                        {"name": "config", "configMap": {"name": config_name(spec), "items": items}}
+                        {
+                            "name": "config",
+                            "configMap": {"name": config_name(spec), "items": items},
+                        },
+                        claim_volume(spec),
                     ],
                 },
             },

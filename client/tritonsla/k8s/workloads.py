@@ -60,14 +60,26 @@ def _ports(spec: ClusterSpec) -> list[dict]:
     ]
 
 
-def _mounts(spec: ClusterSpec) -> list[dict]:
+def claim_mounts(spec: ClusterSpec) -> list[dict]:
+    """The model claim, read-only, at every mount the deploy file names."""
     mounts = []
     for path, sub in spec.kube.mounts.items():
         mount = {"name": "models", "mountPath": path, "readOnly": True}
         if sub:
             mount["subPath"] = sub
         mounts.append(mount)
-    return [*mounts, {"name": "dshm", "mountPath": "/dev/shm"}]
+    return mounts
+
+
+def claim_volume(spec: ClusterSpec) -> dict:
+    return {
+        "name": "models",
+        "persistentVolumeClaim": {"claimName": spec.kube.model_claim, "readOnly": True},
+    }
+
+
+def _mounts(spec: ClusterSpec) -> list[dict]:
+    return [*claim_mounts(spec), {"name": "dshm", "mountPath": "/dev/shm"}]
 
 
 def working_dir(spec: ClusterSpec) -> str:
@@ -114,10 +126,7 @@ def _pod_spec(spec: ClusterSpec, cls: ClassSpec, container: dict) -> dict:
         "terminationGracePeriodSeconds": cls.drain_s,
         "containers": [container],
         "volumes": [
-            {
-                "name": "models",
-                "persistentVolumeClaim": {"claimName": spec.kube.model_claim, "readOnly": True},
-            },
+            claim_volume(spec),
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": spec.kube.shm_size}},
         ],
     }

@@ -311,3 +311,22 @@ def test_tensor_parallel_inside_a_node_runs_serves_mpirun(variant: Callable[...,
     assert command.count("tritonserver") == 4  # one rank per GPU
     assert "--load-model=batch_tensorrt_llm" in command
     assert container["resources"]["limits"] == {"nvidia.com/gpu": "4"}
+
+
+@pytest.mark.parametrize("deploy", [CPU, H100], ids=["cpu", "h100"])
+def test_the_gateway_config_loads_and_finds_the_model_on_the_claim(
+    deploy: Path, tmp_path: Path
+) -> None:
+    from tritonsla.k8s.gateway import config_files
+    from tritonsla.profiles.loading import load_deployment
+
+    result = plan_k8s(deploy)
+    files = config_files(load_deployment(deploy), result.spec)
+    for path, text in files.items():  # as the ConfigMap's items lay them out
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    loaded = load_deployment(tmp_path / "deploy" / deploy.name)
+    assert list(loaded.profiles) == ["realtime", "interactive", "batch"]
+    mounts = [Path(m) for m in result.spec.kube.mounts]
+    tokenizer = Path(loaded.deploy.model.tokenizer)
+    assert tokenizer.is_absolute() and any(tokenizer.is_relative_to(m) for m in mounts)
