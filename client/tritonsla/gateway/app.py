@@ -345,14 +345,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def build_app(gateway: Gateway) -> Starlette:
-    """The Starlette app of `gateway`; closing it closes the client and the readiness checks."""
+    """The Starlette app of `gateway`: its lifespan runs the client (and its background monitor)
+    and closes it and the readiness checks at the end."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The client's monitor starts with the app, not with the first request: it polls load,
+        # probes held-out replicas and re-resolves DNS replicas, so /health/ready can turn ready.
         try:
-            yield
+            async with gateway.client:
+                yield
         finally:
-            await gateway.client.aclose()
             await gateway.readiness.close()
 
     routes = [
