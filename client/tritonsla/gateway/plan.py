@@ -8,8 +8,9 @@ known before anything is sent, so its limits are checked here (prompt tokens aga
 them never reaches the engine. The plan then names the class to the SDK, whose admission control
 still applies to its deadline.
 
-Prompt tokens are counted with the deploy's tokenizer, as the class's preprocessing model
-counts them before the engine sees them (same tokenizer, same call).
+Sampling follows OpenAI's defaults (see `sampling`). Prompt tokens are counted with the
+deploy's tokenizer, as the class's preprocessing model counts them before the engine sees them
+(same tokenizer, same call).
 """
 
 from __future__ import annotations
@@ -133,10 +134,7 @@ class Catalog:
             options["priority"] = priority
         if deadline_ms is not None:
             options["deadline_s"] = deadline_ms / 1000
-        if body.temperature is not None:
-            options["temperature"] = body.temperature
-        if body.top_p is not None:
-            options["top_p"] = body.top_p
+        options.update(sampling(body.temperature, body.top_p))
         if body.seed is not None:
             options["random_seed"] = body.seed
         stops = body.stops()
@@ -180,6 +178,18 @@ class Catalog:
                 "conflicting_class",
             )
         return by_header
+
+
+def sampling(temperature: float | None, top_p: float | None) -> CallOptions:
+    """OpenAI's sampling as engine inputs. Absent values take OpenAI's defaults (temperature 1,
+    top_p 1: sampling from the whole distribution), not the engine's (greedy). Temperature 0 is
+    greedy, sent as top_k 1 (TensorRT-LLM's greedy; vLLM does the same)."""
+    if temperature == 0:
+        return CallOptions(top_k=1)
+    return CallOptions(
+        temperature=1.0 if temperature is None else temperature,
+        top_p=1.0 if top_p is None else top_p,
+    )
 
 
 def parse_deadline(value: str | None) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tritonsla.gateway.errors import ApiError
-from tritonsla.gateway.plan import Catalog, parse_deadline, priority_of
+from tritonsla.gateway.plan import Catalog, parse_deadline, priority_of, sampling
 from tritonsla.gateway.schema import ChatRequest, CompletionRequest
 
 
@@ -60,6 +60,13 @@ def test_options_carry_sampling_stops_and_the_class(catalog: Catalog) -> None:
         "stop_words": ("\n",),
     }
     assert plan.stops == ("\n",) and plan.prompt_tokens == len(catalog.tokenizer.encode("Hello"))
+
+
+def test_sampling_follows_openai_defaults() -> None:
+    assert sampling(None, None) == {"temperature": 1.0, "top_p": 1.0}
+    assert sampling(0.7, None) == {"temperature": 0.7, "top_p": 1.0}
+    assert sampling(None, 0.5) == {"temperature": 1.0, "top_p": 0.5}
+    assert sampling(0.0, 0.5) == {"top_k": 1}  # greedy
 
 
 def test_limits_of_the_chosen_class(catalog: Catalog) -> None:
