@@ -77,10 +77,10 @@ def gateway_args(spec: ClusterSpec) -> list[str]:
 
 
 def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
-    # /health, not /health/ready: every gateway sees the same replicas (DNS), a request that
-    # finds none is answered 503, and the gateway's client starts re-resolving the names with
-    # its first request, so gating traffic on ready replicas would keep it from ever starting
-    probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5}
+    # Ready once a replica of every class is (the gateway's client resolves the DNS names from
+    # its start, not its first request); alive while it answers at all.
+    probe = {"httpGet": {"path": "/health/ready", "port": "http"}, "periodSeconds": 5}
+    alive = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10}
     items = [{"key": _key(path), "path": path} for path in config_files(dep, spec)]
     container = {
         "name": "gateway",
@@ -94,7 +94,7 @@ def gateway_deployment(spec: ClusterSpec, dep: Deployment) -> dict:
         ],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
-        "livenessProbe": {**probe, "periodSeconds": 10},
+        "livenessProbe": alive,
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
             *claim_mounts(spec),  # the tokenizer and chat template

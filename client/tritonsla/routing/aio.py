@@ -229,7 +229,9 @@ class AsyncSlaClient:
                         break
                     await exchange.wait()
             except RequestError as error:
-                retry = self.router.attempt_failed(decision, error, bool(recorder.chunks))
+                retry = self.router.attempt_failed(
+                    decision, error, bool(recorder.chunks), first_token_s=call.timeout.first_token
+                )
                 address = decision.replica.address
                 if not self.router.health.is_up(address):  # down or suspect: a new channel
                     self._connections.retire(address)

@@ -295,7 +295,9 @@ class SlaClient:
             try:
                 yield from self._attempt(call, decision, recorder)
             except RequestError as error:
-                retry = self.router.attempt_failed(decision, error, bool(recorder.chunks))
+                retry = self.router.attempt_failed(
+                    decision, error, bool(recorder.chunks), first_token_s=call.timeout.first_token
+                )
                 tried.add(decision.replica.address)
                 if not retry or recorder.chunks or call.remaining_s() <= 0:
                     raise failed(error, recorder) from None

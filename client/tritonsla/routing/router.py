@@ -148,17 +148,25 @@ class Router:
         elif result.output_tokens:
             self.latency.observe_whole(decision.endpoint.model, e2e_ms, result.output_tokens)
 
-    def attempt_failed(self, decision: Decision, error: RequestError, answered: bool) -> bool:
+    def attempt_failed(
+        self, decision: Decision, error: RequestError, answered: bool, *, first_token_s: float
+    ) -> bool:
         """Release the slot and judge the replica by `error`: refused or silent while connecting
-        marks it down; a timeout before any response (`answered`: one came) marks it suspect.
-        Either way it is probed before it serves again. True when another replica may take the
-        request: those cases but the timeout, and a full queue (alive but not now)."""
+        marks it down; a timeout before any response (`answered`: one came) marks it suspect,
+        unless the request gave up sooner than the first-token timeout `first_token_s` (its own
+        short deadline says nothing of the replica). Either way it is probed before it serves
+        again. True when another replica may take the request: those cases but the timeout, and
+        a full queue (alive but not now)."""
         self.load.end(decision.replica, decision.endpoint)
         address = decision.replica.address
         if isinstance(error, ReplicaDown | ConnectTimeoutError):
             self.health.mark_down(address, time.monotonic())
             return True
-        if isinstance(error, RequestTimeoutError) and not answered:
+        if (
+            isinstance(error, RequestTimeoutError)
+            and not answered
+            and error.seconds >= first_token_s
+        ):
             self.health.mark_suspect(address, time.monotonic())
         return isinstance(error, ServerRejectedError)
 

@@ -39,6 +39,7 @@ def router(table) -> Router:
         (FirstTokenTimeoutError(1.0, "a"), False, False, "suspect"),
         (TotalTimeoutError(1.0, "a"), False, False, "suspect"),  # no response at all
         (TotalTimeoutError(1.0, "a"), True, False, "up"),  # slow, not silent
+        (TotalTimeoutError(0.001, "a"), False, False, "up"),  # the caller's own short deadline
         (ServerRejectedError("full"), False, True, "up"),
         (InferenceFailedError("bad input"), False, False, "up"),
     ],
@@ -47,7 +48,7 @@ def test_a_failed_attempt_judges_its_replica(router, error, answered, retry, hea
     decision = router.decide(RouteRequest(8, sla="realtime"), Pin())
     address = decision.replica.address
     router.started(decision)
-    assert router.attempt_failed(decision, error, answered) is retry
+    assert router.attempt_failed(decision, error, answered, first_token_s=1.0) is retry
     assert router.load.outstanding(decision.replica, decision.endpoint) == 0
     assert router.health.is_up(address) is (health == "up")
     if health == "suspect":  # held out, probed soon; a second timeout there waits longer
