@@ -135,8 +135,9 @@ class CapacityResult:
     too); `limiting` is the lowest failing probe above the capacity (None when every probe up to
     `max_rps` was low enough); `reason` says in words why the capacity is what it is.
     `capacity_rps` is the Poisson rate the search set; `offered_capacity_rps` the rate the
-    capacity probe actually sent (one draw of a Poisson process over a short probe can be
-    tens of percent off its rate): the load that was shown to be served within the SLOs.
+    capacity probe actually sent, as measured from its schedule: the load that was shown to be
+    served within the SLOs (`capacity_probe` arrivals offer exactly their rate, so the two agree
+    up to rounding; a probe function with plain Poisson draws can be tens of percent off).
     """
 
     capacity_rps: float
