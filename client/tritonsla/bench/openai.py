@@ -195,7 +195,7 @@ class OpenAiSender:
         answer.served_by = response.headers.get(CLASS_HEADER)
         if response.status_code != 200:
             raise error_of(response.status_code, response.text)
-        event = response.json()
+        event = _json_object(response.text)
         if chunk_text(self.target.endpoint_type, event):
             answer.chunks.append(answer.end)
         answer.count(event.get("usage"))
@@ -214,9 +214,10 @@ class OpenAiSender:
                 if event.data.strip() == DONE:
                     answer.end = now
                     return
-                data = json.loads(event.data)
+                data = _json_object(event.data)
                 if "error" in data:
-                    message = (data["error"] or {}).get("message", event.data)
+                    error = data["error"]
+                    message = error.get("message", event.data) if isinstance(error, dict) else error
                     raise AnswerError("StreamError", f"error event: {message}")
                 if chunk_text(self.target.endpoint_type, data):
                     answer.chunks.append(now)
@@ -237,3 +238,11 @@ async def openai_sender(
     timeout = httpx2.Timeout(timeout_s, connect=connect_s)
     async with httpx2.AsyncClient(timeout=timeout, limits=limits) as client:
         yield OpenAiSender(client, target, streaming, timeout_s)
+
+
+def _json_object(text: str) -> dict:
+    """`text` as a JSON object; ValueError (a BadAnswer record) for anything else."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return data

@@ -7,6 +7,7 @@ the others still count.
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.parse
@@ -54,7 +55,7 @@ def scrape(
     for endpoint in endpoints:
         try:
             parts.append(parse_samples(fetch(endpoint.url, timeout)))
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", None) or error
             sources.append(Source(endpoint.kind, endpoint.url, f"cannot read it ({reason})"))
             continue

@@ -134,6 +134,24 @@ def test_transport_failures_and_garbage_are_named() -> None:
 
     assert send(garbage).error_kind == "BadAnswer"
 
+    def not_an_object(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=b"data: [1, 2]\n\n",
+                               headers={"content-type": "text/event-stream"})  # fmt: skip
+
+    assert send(not_an_object).error_kind == "BadAnswer"
+
+    def string_error(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=b'data: {"error": "overloaded"}\n\n',
+                               headers={"content-type": "text/event-stream"})  # fmt: skip
+
+    record = send(string_error)
+    assert record.error_kind == "StreamError" and "overloaded" in (record.error or "")
+    whole = send(
+        lambda request: httpx2.Response(200, json=["not", "an", "answer"]),
+        streaming={"realtime": False},
+    )
+    assert whole.error_kind == "BadAnswer"
+
 
 def test_the_total_timeout_bounds_a_request() -> None:
     async def slow(request: httpx2.Request) -> httpx2.Response:

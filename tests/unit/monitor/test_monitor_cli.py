@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.console import Console
 
 from tritonsla.cli.main import run
 from tritonsla.cli.options import UsageError
+from tritonsla.monitor.sources import MetricsEndpoint, scrape
 from tritonsla.server.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -89,3 +91,21 @@ def test_exit_status_1_when_no_endpoint_answers(capsys: pytest.CaptureFixture[st
 def test_json_needs_once() -> None:
     with pytest.raises(UsageError, match="--json needs --once"):
         run(["monitor", "--deploy", DEPLOY, "--json"])
+
+
+def test_an_endpoint_that_does_not_speak_http_is_reported_not_raised() -> None:
+    # e.g. --metrics-url pointed at the gRPC port: the answer is no HTTP status line
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"\x00\x00\x12garbage\r\n\r\n")
+
+        threading.Thread(target=answer_garbage, daemon=True).start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/metrics"
+        _, sources = scrape([MetricsEndpoint("triton", url)], timeout=2.0)
+    assert sources[0].error is not None and "cannot read it" in sources[0].error
