@@ -65,6 +65,14 @@ class Catalog:
         """What GET /v1/models lists: the model, then `<model>:<class>` per class."""
         return [self.model, *(f"{self.model}:{sla}" for sla in self.classes)]
 
+    def _unbounded_tokens(self, prompt_tokens: int, explicit: str | None) -> int:
+        """Tokens to route a request with a deadline but no max_tokens by, and then ask for:
+        the room its explicit class has after the prompt, else the least any class has (so the
+        deadline check sees the length really asked for, whichever class the policy picks)."""
+        endpoints = self.policy.table.endpoints
+        chosen = [endpoints[explicit]] if explicit in endpoints else endpoints.values()
+        return max(1, min(e.profile.engine.max_seq_len - prompt_tokens for e in chosen))
+
     def plan_completion(self, body: CompletionRequest, headers: Mapping[str, str]) -> Plan:
         """The plan of a /v1/completions request; raises ApiError 400."""
         text = body.text()
@@ -99,7 +107,10 @@ class Catalog:
         tokens = len(self.tokenizer.encode(prompt))
         if tokens == 0:
             raise bad_request(prompt_field, f"`{prompt_field}` must not be empty")
-        route = RouteRequest(max_tokens or 1, explicit, priority, deadline_ms)
+        routed = max_tokens
+        if routed is None and deadline_ms is not None:  # the deadline check needs a length
+            routed = self._unbounded_tokens(tokens, explicit)
+        route = RouteRequest(routed or 1, explicit, priority, deadline_ms)
         endpoint = self.policy.choose_class(route)
         engine = endpoint.profile.engine
         if tokens > engine.max_input_len:
@@ -110,8 +121,8 @@ class Catalog:
                 "context_length_exceeded",
             )
         room = engine.max_seq_len - tokens
-        if max_tokens is None:
-            max_tokens = room
+        if max_tokens is None:  # the context left, or what a deadline was checked for
+            max_tokens = room if routed is None else max(1, min(room, routed))
         elif max_tokens > room:
             raise bad_request(
                 "max_completion_tokens"

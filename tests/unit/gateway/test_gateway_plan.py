@@ -7,6 +7,7 @@ import pytest
 from tritonsla.gateway.errors import ApiError
 from tritonsla.gateway.plan import Catalog, parse_deadline, priority_of, sampling
 from tritonsla.gateway.schema import ChatRequest, CompletionRequest
+from tritonsla.routing.policy import RouteRequest
 
 
 def completion(**fields) -> CompletionRequest:
@@ -92,6 +93,24 @@ def test_chat_defaults_to_the_context_left(catalog: Catalog) -> None:
     plan = catalog.plan_chat(chat, {})
     assert plan.prompt == "User: Hi\nAssistant:"
     assert plan.max_tokens == 512 - plan.prompt_tokens  # realtime's max_seq_len
+
+
+def test_chat_without_max_tokens_is_routed_by_the_length_it_asks_for(catalog: Catalog) -> None:
+    # Routed as if it wanted 1 token, a deadline would pick a class that then gets thousands
+    # of tokens asked of it; now the class is chosen for the tokens really asked for.
+    chat = ChatRequest.model_validate(
+        {"model": "tiny-gpt2", "messages": [{"role": "user", "content": "Hi"}]}
+    )
+    plan = catalog.plan_chat(chat, {"x-request-deadline-ms": "60000"})
+    rooms = {
+        sla: e.profile.engine.max_seq_len - plan.prompt_tokens
+        for sla, e in catalog.policy.table.endpoints.items()
+    }
+    assert plan.max_tokens == min(rooms.values())
+    routed = catalog.policy.choose_class(RouteRequest(plan.max_tokens, None, None, 60000))
+    assert plan.sla == routed.sla
+    free = catalog.plan_chat(chat, {})  # no deadline: the chosen class's whole context
+    assert free.max_tokens == rooms[free.sla]
 
 
 def test_unknown_models_classes_and_headers(catalog: Catalog) -> None:
