@@ -80,12 +80,7 @@ def model_paths(dep: Deployment, profile: Profile, repo_parent: Path) -> dict[st
     system); relative ones resolve against the deploy file and are made portable.
     """
     d = dep.deploy
-
-    def rendered(value: str) -> str:
-        if Path(value).is_absolute():
-            return Path(value).as_posix()
-        return portable_path(dep.path(value), repo_parent)
-
+    rendered = partial(rendered_path, dep, repo_parent)
     return {
         "tokenizer": rendered(d.model.tokenizer),
         "checkpoint": rendered(d.model.checkpoint),

@@ -22,22 +22,22 @@ class ModelEntry:
     reason: str = ""
 
 
-def is_ready(http_url: str, timeout: float = 1.0) -> bool:
-    """True when GET /v2/health/ready answers 200."""
+def _answers_200(url: str, timeout: float) -> bool:
     try:
-        with urllib.request.urlopen(f"{http_url}/v2/health/ready", timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status == 200
     except (OSError, http.client.HTTPException):  # URLError and HTTPError are OSErrors
         return False
 
 
+def is_ready(http_url: str, timeout: float = 1.0) -> bool:
+    """True when GET /v2/health/ready answers 200."""
+    return _answers_200(f"{http_url}/v2/health/ready", timeout)
+
+
 def serves_metrics(metrics_url: str, timeout: float = 1.0) -> bool:
     """True when the metrics endpoint answers 200 (tritonserver opens it after HTTP and gRPC)."""
-    try:
-        with urllib.request.urlopen(metrics_url, timeout=timeout) as response:
-            return response.status == 200
-    except (OSError, http.client.HTTPException):
-        return False
+    return _answers_200(metrics_url, timeout)
 
 
 def repository_index(
