@@ -14,7 +14,7 @@ import yaml
 
 from tritonsla.k8s.spec import API_KEY_ENV, GATEWAY_PORT, ClusterSpec
 from tritonsla.k8s.workloads import claim_mounts, claim_volume, metadata, working_dir
-from tritonsla.profiles.loading import Deployment
+from tritonsla.profiles.loading import Deployment, deep_merge
 
 CONFIG_MOUNT = "/etc/tritonsla"
 
@@ -40,9 +40,15 @@ def pod_path(dep: Deployment, spec: ClusterSpec, value: str) -> str:
 
 def config_files(dep: Deployment, spec: ClusterSpec) -> dict[str, str]:
     """The deploy file (profiles_dir pointed at the mounted profiles, model paths at the
-    claim) and its profile files, by their path under CONFIG_MOUNT."""
+    claim, `--set` values folded into its overrides, as the pods got them) and its profile
+    files, by their path under CONFIG_MOUNT."""
     data = yaml.safe_load(dep.deploy_file.read_text(encoding="utf-8"))
     data["profiles_dir"] = "../profiles"
+    if dep.set_values:
+        overrides = data.get("overrides") or {}
+        for name, values in dep.set_values.items():
+            overrides[name] = deep_merge(overrides.get(name) or {}, values)
+        data["overrides"] = overrides
     for key in ("checkpoint", "tokenizer"):
         data["model"][key] = pod_path(dep, spec, data["model"][key])
     files = {f"deploy/{dep.deploy_file.name}": yaml.safe_dump(data, sort_keys=False)}

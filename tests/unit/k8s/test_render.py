@@ -330,3 +330,18 @@ def test_the_gateway_config_loads_and_finds_the_model_on_the_claim(
     mounts = [Path(m) for m in result.spec.kube.mounts]
     tokenizer = Path(loaded.deploy.model.tokenizer)
     assert tokenizer.is_absolute() and any(tokenizer.is_relative_to(m) for m in mounts)
+
+
+def test_the_gateway_config_carries_set_values_as_the_pods_do(tmp_path: Path) -> None:
+    from tritonsla.k8s.gateway import config_files
+    from tritonsla.profiles.loading import load_deployment
+
+    sets = ["realtime.slo.ttft_ms=300"]
+    result = plan_k8s(CPU, sets=sets)
+    files = config_files(load_deployment(CPU, sets), result.spec)
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    loaded = load_deployment(tmp_path / "deploy" / CPU.name)
+    assert loaded.profiles["realtime"].slo.ttft_ms == 300
+    assert loaded.profiles["realtime"].slo.itl_ms == 150  # the file's own overrides kept
