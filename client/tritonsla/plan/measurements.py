@@ -57,6 +57,10 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ConfigErrors(
             [ConfigError(shown, "(file)", "file not found", "check the path")]
         ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigErrors(
+            [ConfigError(shown, "(file)", f"cannot be read ({error})", "pass a JSON file")]
+        ) from None
     except json.JSONDecodeError as error:
         raise ConfigErrors(
             [ConfigError(shown, f"line {error.lineno}", "invalid JSON", "pass the JSON file")]
@@ -81,6 +85,22 @@ def read_class_runs(path: Path, sla: str) -> list[ClassRun]:
                 )
             ]
         )
+    try:
+        return _class_runs(data, sla, shown)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise ConfigErrors(
+            [
+                ConfigError(
+                    shown,
+                    "runs",
+                    f"is not shaped as `tritonsla bench` writes it ({error!r})",
+                    "pass the summary.json that `tritonsla bench --out DIR` writes, unedited",
+                )
+            ]
+        ) from None
+
+
+def _class_runs(data: dict[str, Any], sla: str, shown: str) -> list[ClassRun]:
     runs = []
     for index, run in enumerate(data.get("runs", [])):
         summary = (run or {}).get("summary") or {}
@@ -134,4 +154,9 @@ def read_capacity(path: Path) -> float:
                 )
             ]
         )
-    return float(data["capacity_rps"])
+    value = data["capacity_rps"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigErrors(
+            [ConfigError(shown, "capacity_rps", f"is {value!r}, not a number", "re-run the search")]
+        )
+    return float(value)

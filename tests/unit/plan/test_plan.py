@@ -157,6 +157,27 @@ def test_measurement_files_are_checked(tmp_path: Path) -> None:
     assert stat_key(99.0) == "p99" and stat_key(95.0) == "p95"
 
 
+def test_unreadable_or_misshapen_measurement_files_name_the_file_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigErrors, match="cannot be read"):
+        read_class_runs(tmp_path, "realtime")  # a folder
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigErrors, match="cannot be read"):
+        read_capacity(binary)
+    odd = tmp_path / "odd.json"
+    odd.write_text(
+        json.dumps({"format": "tritonsla-bench/1", "runs": [{"summary": {"classes": []}}]})
+    )
+    with pytest.raises(ConfigErrors, match="not shaped as `tritonsla bench` writes it"):
+        read_class_runs(odd, "realtime")
+    null = tmp_path / "null.json"
+    null.write_text(json.dumps({"format": "tritonsla-capacity/1", "capacity_rps": None}))
+    with pytest.raises(ConfigErrors, match=r"capacity_rps.*not a number"):
+        read_capacity(null)
+
+
 def test_simulation_at_light_load_is_the_engine_alone() -> None:
     observed = simulate(MODEL, 1, Traffic(0.05, 32, 32), seconds=2000, seed=1)
     # one request at a time: first step = 20 + 5 + 64 ms; later steps 25 ms
