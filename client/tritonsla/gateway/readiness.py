@@ -34,6 +34,7 @@ class Readiness:
             if self._last is not None and now - self._last[0] < CACHE_S:
                 return self._last[1]
             classes = list(self.table.endpoints.items())
+            await self._drop_clients_of_gone_replicas()
             answers = await asyncio.gather(*(self._class_ready(e) for _, e in classes))
             state = {sla: ready for (sla, _), ready in zip(classes, answers, strict=True)}
             self._last = (time.monotonic(), state)
@@ -53,6 +54,12 @@ class Readiness:
             return bool(await client.is_model_ready(model, client_timeout=CHECK_TIMEOUT_S))
         except InferenceServerException:
             return False
+
+    async def _drop_clients_of_gone_replicas(self) -> None:
+        """Close the clients of addresses discovery has dropped (pod IPs change on rollouts)."""
+        current = {r.address for e in self.table.endpoints.values() for r in e.replicas}
+        for address in [a for a in self._clients if a not in current]:
+            await self._clients.pop(address).close()
 
     async def close(self) -> None:
         clients = list(self._clients.values())

@@ -99,8 +99,9 @@ class AsyncSlaClient:
         self.router = Router(table, default_sla=default_sla, batch_sla=batch_sla)
         self.timeout = timeout
         self._connections = _Connections()
-        self._monitor = Monitor(self.router, poll_interval)
+        self._monitor = Monitor(self.router, poll_interval, on_gone=self._replica_gone)
         self._monitor_task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._revival: asyncio.Future[bool] | None = None
 
     @classmethod
@@ -165,9 +166,16 @@ class AsyncSlaClient:
 
     def _start_monitor(self) -> None:
         if self._monitor_task is None:
-            self._monitor_task = asyncio.get_running_loop().create_task(
+            self._loop = asyncio.get_running_loop()
+            self._monitor_task = self._loop.create_task(
                 run_monitor(self._monitor), name="tritonsla-monitor"
             )
+
+    def _replica_gone(self, address: str) -> None:
+        """Discovery dropped `address` (called from the monitor's thread): retire its
+        connection once the requests still on it end."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._connections.retire, address)
 
     async def aclose(self) -> None:
         """Stop the background monitor and close every connection."""

@@ -11,6 +11,7 @@ import asyncio
 import http.client
 import threading
 import time
+from collections.abc import Callable
 
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
@@ -26,11 +27,19 @@ DEFAULT_INTERVAL_S = 0.25
 class Monitor:
     """Polls replica load at a bounded rate and probes down replicas when their backoff ends."""
 
-    def __init__(self, router: Router, interval: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        router: Router,
+        interval: float = DEFAULT_INTERVAL_S,
+        on_gone: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_gone(address)` is told of each replica that discovery dropped (from this
+        monitor's thread), so a client can close what it holds for it."""
         if interval <= 0:
             raise ValueError(f"`interval` must be > 0 seconds; got {interval}")
         self.router = router
         self.interval = interval
+        self.on_gone = on_gone
         self._polled: dict[str, float] = {}
         self._stats_clients: dict[str, grpcclient.InferenceServerClient] = {}
 
@@ -83,6 +92,8 @@ class Monitor:
             client = self._stats_clients.pop(gone, None)
             if client is not None:
                 client.close()
+            if self.on_gone is not None:
+                self.on_gone(gone)
 
     def _poll(self, replica: Replica) -> dict[str, Counters] | None:
         """The replica's counters from its metrics URL, else the statistics API; None on error."""

@@ -106,7 +106,8 @@ def test_monitor_rediscovers_joins_drains_and_forgets(deployment: Deployment) ->
         deployment, replicas=["dns:///rt:8001"], resolver=dns, refresh_s=5.0
     )
     router = Router(table)
-    monitor = Monitor(router, interval=1.0)
+    gone: list[str] = []
+    monitor = Monitor(router, interval=1.0, on_gone=gone.append)
     realtime_before = table.endpoint("realtime")
     assert table.discovery is not None and table.discovery.due(0.0)
 
@@ -126,6 +127,7 @@ def test_monitor_rediscovers_joins_drains_and_forgets(deployment: Deployment) ->
     assert [r.address for r in table.endpoint("interactive").replicas] == ["10.0.0.2:8001"]
     assert router.health.held_out() == []  # the vanished replica is no longer probed
     assert [r.address for r in monitor.replicas] == ["10.0.0.2:8001"]
+    assert gone == ["10.0.0.1:8001"]  # told once, so a client can close its connection
 
 
 def test_a_failed_lookup_keeps_the_last_addresses(deployment: Deployment) -> None:
