@@ -5,7 +5,8 @@ The HPA reads a `Pods` metric (autoscaling/v2) averaged over the class's pods; t
 computes it from the series Prometheus scraped off each pod (ServiceMonitor, prometheus-operator
 monitoring.coreos.com/v1: `selector`, `namespaceSelector`, `endpoints[].port/path/interval`).
 Classes with a first-token objective scale up at once; every class scales down only after
-its termination grace and five minutes of calm, so a short lull does not drop capacity.
+calm for the longer of five minutes and its termination grace, so a short lull does not drop
+capacity.
 """
 
 from __future__ import annotations
