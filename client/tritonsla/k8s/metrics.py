@@ -46,9 +46,6 @@ TRTLLM_FAMILIES: frozenset[str] = frozenset(
 )
 """Families of TensorRT-LLM's C++ Triton backend (trt-engine)."""
 
-GATEWAY_PREFIX = "tritonsla_gateway_"
-"""The gateway's families all start so and carry the label `sla`."""
-
 
 def server_families(engine_kind: EngineKind) -> frozenset[str]:
     """Families a tritonserver of `engine_kind` exports on its metrics port."""

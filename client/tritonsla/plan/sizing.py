@@ -26,11 +26,6 @@ class ClassPlan:
     max_replicas: int
     gpus: int
 
-    @property
-    def utilisation(self) -> float:
-        """Forecast over what the planned replicas serve at their capacity."""
-        return self.forecast_rps / (self.replicas * self.capacity_rps) if self.replicas else 0.0
-
 
 def size_class(
     sla: str,
