@@ -63,7 +63,13 @@ def serve_deployment(
     result = render(deploy, repo, sets=sets)
     http, grpc, metrics = free_ports(3)
     options = ServerOptions(
-        model_repository=repo, http_port=http, grpc_port=grpc, metrics_port=metrics
+        model_repository=repo,
+        http_port=http,
+        grpc_port=grpc,
+        metrics_port=metrics,
+        # Triton keeps an ensemble "live" after some requests (shared ids, rejections inside
+        # it) until its exit timeout: 30 s per such teardown is wasted in tests.
+        exit_timeout_s=5,
     )
     log_file = workdir / "tritonserver.log"
     server = TritonServer(options, log_file=log_file, blas_threads=1, startup_timeout=180)

@@ -75,6 +75,9 @@ class ServerOptions:
     disable_auto_complete_config: bool = False
     log_verbose: int | None = None
     restricted_apis: tuple[str, ...] | None = None
+    exit_timeout_s: int | None = None
+    """`--exit-timeout-secs`: how long a stopping server waits for requests still in flight
+    (None: tritonserver's default, 30 s)."""
 
     def __post_init__(self) -> None:
         if self.model_control_mode not in ("none", "explicit"):
@@ -165,6 +168,8 @@ def _common_flags(options: ServerOptions, backend_directory: Path | None) -> lis
     ]
     if options.log_verbose is not None:
         argv.append(_flag("log-verbose", options.log_verbose))
+    if options.exit_timeout_s is not None:
+        argv.append(_flag("exit-timeout-secs", options.exit_timeout_s))
     return argv
 
 

@@ -81,7 +81,13 @@ def test_optional_flags_absent_when_unset() -> None:
     argv = tritonserver_argv(options(admin_key=None), executable="tritonserver")
     assert not [arg for arg in argv if "restricted" in arg]
     assert not [arg for arg in argv if arg.startswith(("--log-verbose", "--backend-directory"))]
+    assert not [arg for arg in argv if arg.startswith("--exit-timeout-secs")]
     assert "--model-control-mode=none" in argv
+
+
+def test_exit_timeout_is_passed_when_set() -> None:
+    argv = tritonserver_argv(options(exit_timeout_s=5), executable="tritonserver")
+    assert "--exit-timeout-secs=5" in argv
 
 
 def test_default_admin_key_is_random() -> None:
