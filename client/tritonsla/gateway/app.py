@@ -187,18 +187,22 @@ class Gateway:
             return await self._stream(request, plan, shape, clock)
         return await self._whole(request, plan, shape, clock)
 
+    def _failed(self, plan: Plan, error: ClientGone | RequestError) -> Response:
+        """The answer to a request that ended before its first token: counted, then answered."""
+        if isinstance(error, ClientGone):
+            self._ended(plan, "cancelled", Timing(), None)
+            return Response(status_code=CLIENT_GONE)
+        answer, outcome = routing_failure(error)
+        self._ended(plan, outcome, Timing(), None)
+        return error_response(answer)
+
     async def _whole(self, request: Request, plan: Plan, shape: Shape, clock: Clock) -> Response:
         try:
             result = await until_disconnected(
                 request, self.client.generate(plan.prompt, **plan.options)
             )
-        except ClientGone:
-            self._ended(plan, "cancelled", Timing(), None)
-            return Response(status_code=CLIENT_GONE)
-        except RequestError as error:
-            answer, outcome = routing_failure(error)
-            self._ended(plan, outcome, Timing(), None)
-            return error_response(answer)
+        except (ClientGone, RequestError) as error:
+            return self._failed(plan, error)
         except BaseException:
             self._ended(plan, "error", Timing(), None)
             raise
@@ -216,13 +220,8 @@ class Gateway:
         chunks = aiter(stream)
         try:
             first = await until_disconnected(request, anext(chunks, None))
-        except ClientGone:
-            self._ended(plan, "cancelled", Timing(), None)
-            return Response(status_code=CLIENT_GONE)
-        except RequestError as error:
-            answer, outcome = routing_failure(error)
-            self._ended(plan, outcome, Timing(), None)
-            return error_response(answer)
+        except (ClientGone, RequestError) as error:
+            return self._failed(plan, error)
         except BaseException:
             self._ended(plan, "error", Timing(), None)
             await stream.aclose()
