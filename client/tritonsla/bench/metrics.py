@@ -85,24 +85,27 @@ def has_thresholds(slo: Slo | None) -> bool:
     return any(threshold_value(slo, key) is not None for key in THRESHOLDS)
 
 
-def is_good(record: RequestRecord, slo: Slo | None) -> bool:
-    """True when `record` succeeded and meets every per-request threshold of `slo`.
-
-    An unmeasurable value passes its threshold only for ITL of a one-token or non-streamed
-    answer, which has no gaps between tokens.
-    """
-    if not record.ok:
-        return False
+def meets_thresholds(slo: Slo | None, values_ms: Mapping[str, float | None]) -> bool:
+    """True when every per-request threshold of `slo` is met by `values_ms` (by THRESHOLDS
+    key). An unmeasurable value passes its threshold only for ITL of a one-token or
+    non-streamed answer, which has no gaps between tokens."""
     for key in THRESHOLDS:
         limit = threshold_value(slo, key)
         if limit is None:
             continue
-        value = record_value_ms(record, key)
+        value = values_ms.get(key)
         if value is None and key == "itl_ms":
             continue
         if value is None or value > limit:
             return False
     return True
+
+
+def is_good(record: RequestRecord, slo: Slo | None) -> bool:
+    """True when `record` succeeded and meets every per-request threshold of `slo`."""
+    return record.ok and meets_thresholds(
+        slo, {key: record_value_ms(record, key) for key in THRESHOLDS}
+    )
 
 
 def _rate(count: float, window: float | None) -> float | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tritonsla.bench.metrics import THRESHOLDS, meets_thresholds, threshold_value
 from tritonsla.gateway.errors import Outcome
 from tritonsla.profiles.schema import Slo
 
@@ -40,21 +41,16 @@ class Timing:
 
 
 def slo_verdict(slo: Slo, outcome: Outcome, timing: Timing) -> str:
-    """`met`, `missed` or `none` (see the module docstring)."""
-    limits = {"ttft_s": slo.ttft_ms, "itl_s": slo.itl_ms, "e2e_s": slo.e2e_ms}
-    if all(limit is None for limit in limits.values()) or outcome == "cancelled":
+    """`met`, `missed` or `none` (see the module docstring); the rule is bench's."""
+    if not any(threshold_value(slo, key) is not None for key in THRESHOLDS):
+        return "none"
+    if outcome == "cancelled":
         return "none"
     if outcome != "ok":
         return "missed"
-    for key, limit_ms in limits.items():
-        if limit_ms is None:
-            continue
-        value = getattr(timing, key)
-        if value is None and key == "itl_s":
-            continue  # one token, or one response: no gaps to judge
-        if value is None or value * 1000 > limit_ms:
-            return "missed"
-    return "met"
+    seconds = {"ttft_ms": timing.ttft_s, "itl_ms": timing.itl_s, "e2e_ms": timing.e2e_s}
+    values_ms = {key: None if value is None else value * 1000 for key, value in seconds.items()}
+    return "met" if meets_thresholds(slo, values_ms) else "missed"
 
 
 class GatewayMetrics:
