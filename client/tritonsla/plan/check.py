@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tritonsla.bench.metrics import THRESHOLDS, threshold_value
 from tritonsla.plan.engine_model import EngineModel
 from tritonsla.plan.measurements import ClassRun
 from tritonsla.plan.simulate import Observed, Traffic, simulate
@@ -27,7 +28,7 @@ model's (seeds then agree within a few percent), so the error is the model's and
 
 def slo_metrics(slo: Slo) -> dict[str, float]:
     """The per-request metrics the SLO bounds, with their limits (ms)."""
-    limits = {"ttft_ms": slo.ttft_ms, "itl_ms": slo.itl_ms, "e2e_ms": slo.e2e_ms}
+    limits = {metric: threshold_value(slo, metric) for metric in THRESHOLDS}
     return {metric: limit for metric, limit in limits.items() if limit is not None}
 
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tritonsla.bench.metrics import THRESHOLDS
 from tritonsla.errors import ConfigError, ConfigErrors
 from tritonsla.profiles.loading import display_path
-
-METRICS = ("ttft_ms", "itl_ms", "e2e_ms")
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ def _class_runs(data: dict[str, Any], sla: str, shown: str) -> list[ClassRun]:
                 input_tokens=float(found.get("input_tokens", {}).get("mean") or 0.0),
                 output_tokens=float(found.get("output_tokens", {}).get("mean") or 0.0),
                 count=int(found["counts"]["ok"]),
-                stats={m: dict(found[m]) for m in METRICS if found.get(m)},
+                stats={m: dict(found[m]) for m in THRESHOLDS if found.get(m)},
             )
         )
     if not runs:
