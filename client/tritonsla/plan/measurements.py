@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from tritonsla.bench.metrics import THRESHOLDS
+from tritonsla.bench.report.capacity_report import FORMAT as CAPACITY_FORMAT
+from tritonsla.bench.report.json_report import FORMAT as BENCH_FORMAT
 from tritonsla.errors import ConfigError, ConfigErrors
 from tritonsla.profiles.loading import display_path
 
@@ -73,13 +75,13 @@ def read_class_runs(path: Path, sla: str) -> list[ClassRun]:
     """Every run of `path` (a bench JSON) in which class `sla` completed requests."""
     shown = display_path(path)
     data = _read_json(path)
-    if data.get("format") != "tritonsla-bench/1":
+    if data.get("format") != BENCH_FORMAT:
         raise ConfigErrors(
             [
                 ConfigError(
                     shown,
                     "format",
-                    f"is {data.get('format')!r}, not a bench JSON (tritonsla-bench/1)",
+                    f"is {data.get('format')!r}, not a bench JSON ({BENCH_FORMAT})",
                     "pass the summary.json that `tritonsla bench --out DIR` writes",
                 )
             ]
@@ -142,13 +144,13 @@ def read_capacity(path: Path) -> float:
     """The SLO capacity (req/s) a `bench --capacity` search found."""
     shown = display_path(path)
     data = _read_json(path)
-    if data.get("format") != "tritonsla-capacity/1" or "capacity_rps" not in data:
+    if data.get("format") != CAPACITY_FORMAT or "capacity_rps" not in data:
         raise ConfigErrors(
             [
                 ConfigError(
                     shown,
                     "format",
-                    f"is {data.get('format')!r}, not a capacity JSON (tritonsla-capacity/1)",
+                    f"is {data.get('format')!r}, not a capacity JSON ({CAPACITY_FORMAT})",
                     "pass the capacity.json that `tritonsla bench --capacity --out DIR` writes",
                 )
             ]
