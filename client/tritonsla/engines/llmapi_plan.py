@@ -20,19 +20,21 @@ from tritonsla.contract import model_name
 from tritonsla.engines import modelopt_quantize
 from tritonsla.engines.steps import Checkpoint, EnginePlan, Step, Toolchain
 from tritonsla.errors import EngineBuildError
-from tritonsla.llmapi.quantization import KV_CACHE_FORMATS, checkpoint_name, quant_format
+from tritonsla.llmapi.quantization import (
+    KV_CACHE_FORMATS,
+    QUANT_TOOL,
+    checkpoint_folder,
+    checkpoint_name,
+    quant_format,
+)
 from tritonsla.profiles.loading import Deployment
-
-TOOL = "modelopt_quantize.py"
-CHECKPOINTS = "_checkpoints"
-"""Same folder as the trt-engine conversions; llmapi names (hf-<format>) never clash with them."""
 
 STEP_ENV = (("PYTHONUNBUFFERED", "1"),)
 
 
 def quantized_folder(dep: Deployment, qformat: str) -> Path:
     """Where the `qformat` checkpoint of `dep` is installed."""
-    return dep.path(dep.deploy.engines_dir) / CHECKPOINTS / checkpoint_name(qformat)
+    return dep.path(checkpoint_folder(dep, qformat).as_posix())
 
 
 def check_quantize_args(args: tuple[str, ...]) -> None:
@@ -43,7 +45,7 @@ def check_quantize_args(args: tuple[str, ...]) -> None:
         parser.parse_args(list(args))
     except (argparse.ArgumentError, SystemExit) as error:
         raise EngineBuildError(
-            f"planned {TOOL} command is refused by its parser: {error}"
+            f"planned {QUANT_TOOL} command is refused by its parser: {error}"
         ) from error
 
 
@@ -70,7 +72,7 @@ def _quantize_step(dep: Deployment, qformat: str, precision: str, tools: Toolcha
     check_quantize_args(args)
     step = Step(
         name="quantize",
-        tool=TOOL,
+        tool=QUANT_TOOL,
         program=(tools.modelopt_python, str(Path(modelopt_quantize.__file__))),
         args=args,
         cwd=folder.parent.parent,

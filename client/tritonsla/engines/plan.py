@@ -19,6 +19,7 @@ from tritonsla.engines.facts import CONVERTER_DIRS, validate_argv
 from tritonsla.engines.llmapi_plan import llmapi_plan
 from tritonsla.engines.steps import Checkpoint, EnginePlan, Step, Toolchain
 from tritonsla.errors import EngineBuildError
+from tritonsla.llmapi.quantization import CHECKPOINTS
 from tritonsla.profiles.loading import Deployment
 from tritonsla.profiles.schema import Profile
 
@@ -39,9 +40,6 @@ A small realtime batch gains little, so it keeps one profile (faster build, repe
 
 STEP_ENV = (("PYTHONUNBUFFERED", "1"),)
 """Every tool is a Python program: unbuffered output reaches the log file as it is written."""
-
-CHECKPOINTS = "_checkpoints"
-"""engines/_checkpoints/<conversion>: converted checkpoints (cannot clash with a profile name)."""
 
 
 def engines_dir(dep: Deployment) -> Path:

@@ -23,6 +23,7 @@ from tritonsla.engines.facts import (
 )
 from tritonsla.engines.steps import EnginePlan, Toolchain
 from tritonsla.errors import EngineBuildError
+from tritonsla.llmapi.quantization import QUANT_TOOL
 from tritonsla.profiles.loading import Deployment
 
 EXAMPLES_ENV = "TRTLLM_EXAMPLES_DIR"
@@ -33,7 +34,6 @@ QUANT_VENV_PYTHON = Path(__file__).resolve().parents[3] / ".cache" / "quant-venv
 MODELOPT_CODE = (
     "import torch, transformers, modelopt, modelopt.torch.quantization; print(modelopt.__version__)"
 )
-QUANT_TOOL = "modelopt_quantize.py"
 EXAMPLES_PLACEHOLDER = Path(f"<{EXAMPLES_ENV}>")
 VERSION_CODE = "import tensorrt_llm; print(tensorrt_llm.__version__)"
 VERSION_TIMEOUT_S = 300.0

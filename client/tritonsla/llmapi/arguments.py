@@ -19,17 +19,15 @@ llm_args_facts.yaml at render time):
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tritonsla.engines.plan import CHECKPOINTS
 from tritonsla.llmapi.facts import load_facts
 from tritonsla.llmapi.quantization import (
     KV_CACHE_FORMATS,
     UNQUANTIZED_DTYPES,
-    checkpoint_name,
+    checkpoint_folder,
     quant_format,
 )
 from tritonsla.profiles.loading import Deployment
@@ -50,8 +48,7 @@ def model_folder(dep: Deployment, profile: Profile) -> str:
     qformat = quant_format(profile.engine.precision)
     if qformat is None:
         return dep.deploy.model.checkpoint
-    folder = Path(dep.deploy.engines_dir) / CHECKPOINTS / checkpoint_name(qformat)
-    return folder.as_posix()
+    return checkpoint_folder(dep, qformat).as_posix()
 
 
 def cuda_graph_batch_sizes(max_batch_size: int, preferred: list[int]) -> list[int]:

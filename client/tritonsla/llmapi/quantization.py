@@ -14,7 +14,16 @@ ModelOpt's hf_ptq.py (fp8, int8_sq, int4_awq).
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
+from tritonsla.profiles.loading import Deployment
 from tritonsla.profiles.schema import Precision
+
+CHECKPOINTS = "_checkpoints"
+"""Folder under engines_dir of prebuilt checkpoints (trt-engine conversions and llmapi's
+quantized hf-<format> copies, whose names never clash)."""
+QUANT_TOOL = "modelopt_quantize.py"
+"""The program that writes a quantized checkpoint (tritonsla/engines/modelopt_quantize.py)."""
 
 QUANT_FORMATS: dict[str, str] = {"fp8": "fp8", "int8": "int8_sq", "int4": "int4_awq"}
 """Profile precision -> ModelOpt quantization format."""
@@ -34,3 +43,8 @@ def quant_format(precision: Precision) -> str | None:
 def checkpoint_name(qformat: str) -> str:
     """Folder name of a quantized checkpoint under `<engines_dir>/_checkpoints/`."""
     return f"hf-{qformat}"
+
+
+def checkpoint_folder(dep: Deployment, qformat: str) -> PurePosixPath:
+    """The `qformat` checkpoint's folder in the deploy file's terms (below engines_dir)."""
+    return PurePosixPath(dep.deploy.engines_dir) / CHECKPOINTS / checkpoint_name(qformat)
