@@ -33,17 +33,16 @@ import httpx2
 from tritonsla.bench.records import RequestRecord
 from tritonsla.bench.schedule import Slot
 from tritonsla.bench.workload import BenchRequest
+from tritonsla.gateway_protocol import CLASS_HEADER, DONE
 
 EndpointType = Literal["completions", "chat"]
 PATHS: dict[str, str] = {"completions": "/completions", "chat": "/chat/completions"}
-CLASS_HEADER = "x-sla-class"
 STATUS_KINDS = {
     400: "BadRequest",
     429: "ServerRejected",
     503: "ReplicaUnavailable",
     504: "DeadlineExceeded",
 }
-DONE = "[DONE]"
 
 
 class AnswerError(Exception):

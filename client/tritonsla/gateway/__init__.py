@@ -21,7 +21,8 @@ from tritonsla.gateway.chat import load_chat_template
 from tritonsla.gateway.metrics import GatewayMetrics
 from tritonsla.gateway.plan import Catalog
 from tritonsla.gateway.readiness import Readiness
-from tritonsla.gateway.runner import API_KEY_ENV, GatewayThread, serve
+from tritonsla.gateway.runner import GatewayThread, serve
+from tritonsla.gateway_protocol import API_KEY_ENV
 from tritonsla.profiles.loading import Deployment
 from tritonsla.routing import AsyncSlaClient, Replica, Timeout
 from tritonsla.text.tokenizer import load_tokenizer

@@ -34,11 +34,12 @@ from starlette.types import Receive, Scope, Send
 
 from tritonsla.gateway.errors import ApiError, Outcome, routing_failure
 from tritonsla.gateway.metrics import GatewayMetrics, Timing
-from tritonsla.gateway.plan import CLASS_HEADER, Catalog, Plan
+from tritonsla.gateway.plan import Catalog, Plan
 from tritonsla.gateway.readiness import Readiness
-from tritonsla.gateway.responses import DONE, Kind, Shape, error_event, finish_reason, usage
+from tritonsla.gateway.responses import Kind, Shape, error_event, finish_reason, usage
 from tritonsla.gateway.schema import ChatRequest, CompletionRequest, parse_body
 from tritonsla.gateway.stops import StopFilter, trim
+from tritonsla.gateway_protocol import CLASS_HEADER, DONE
 from tritonsla.routing import AsyncSlaClient, AsyncTokenStream, Chunk, RequestError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024

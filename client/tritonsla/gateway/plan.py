@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from tritonsla.gateway.chat import ChatTemplate, no_template_error
 from tritonsla.gateway.errors import bad_request
 from tritonsla.gateway.schema import ChatRequest, CompletionRequest
+from tritonsla.gateway_protocol import CLASS_HEADER, DEADLINE_HEADER
 from tritonsla.routing.call import CallOptions
 from tritonsla.routing.policy import Priority, RouteRequest, RoutingPolicy
 from tritonsla.text.tokenizer import TextTokenizer
 
-CLASS_HEADER = "x-sla-class"
-DEADLINE_HEADER = "x-request-deadline-ms"
 COMPLETION_MAX_TOKENS = 16
 """OpenAI's default `max_tokens` of /v1/completions; chat defaults to the context left."""
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["completion", "chat"]
-DONE = "[DONE]"
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict:

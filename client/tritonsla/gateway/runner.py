@@ -16,7 +16,6 @@ from starlette.applications import Starlette
 
 from tritonsla.errors import ServerError
 
-API_KEY_ENV = "TRITONSLA_API_KEY"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000
 GRACEFUL_S = 5

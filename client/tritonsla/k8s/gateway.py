@@ -12,7 +12,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from tritonsla.k8s.spec import API_KEY_ENV, GATEWAY_PORT, ClusterSpec
+from tritonsla.gateway_protocol import API_KEY_ENV
+from tritonsla.k8s.spec import GATEWAY_PORT, ClusterSpec
 from tritonsla.k8s.workloads import claim_mounts, claim_volume, metadata, working_dir
 from tritonsla.profiles.loading import Deployment, deep_merge
 

@@ -23,8 +23,6 @@ from tritonsla.server.command import Parallelism, ServerOptions, server_argv
 
 ADMIN_KEY_ENV = "TRITONSLA_ADMIN_KEY"
 """Env var (from a Secret) holding the admin key; Kubernetes expands `$(VAR)` in args."""
-API_KEY_ENV = "TRITONSLA_API_KEY"
-"""Env var (from a Secret) holding the gateway's API key."""
 GATEWAY_PORT = 9000
 DRAIN_MARGIN_S = 15
 """Seconds of termination grace beyond the longest request a class lets run."""
