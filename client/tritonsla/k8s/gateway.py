@@ -141,16 +141,3 @@ def gateway_service(spec: ClusterSpec) -> dict:
             "ports": [{"name": "http", "port": GATEWAY_PORT, "targetPort": "http"}],
         },
     }
-
-
-def gateway_monitor(spec: ClusterSpec) -> dict:
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
-        "metadata": metadata(spec, spec.gateway_name, spec.gateway_labels),
-        "spec": {
-            "selector": {"matchLabels": dict(spec.gateway_labels)},
-            "namespaceSelector": {"matchNames": [spec.namespace]},
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
-        },
-    }

@@ -43,12 +43,12 @@ def build(spec: ClusterSpec, dep: Deployment) -> Manifests:
             workloads.headless_service(spec, cls),
             workloads.disruption_budget(spec, cls),
             scaling.autoscaler(spec, cls),
-            scaling.service_monitor(spec, cls),
+            scaling.service_monitor(spec, cls.name, cls.labels, "metrics"),
         ]
     objects["20-gateway.yaml"] = [
         gateway.gateway_deployment(spec, dep),
         gateway.gateway_service(spec),
-        gateway.gateway_monitor(spec),
+        scaling.service_monitor(spec, spec.gateway_name, spec.gateway_labels, "http"),
     ]
     if spec.kube.inference_extension:
         objects["30-inference-extension.yaml"] = [

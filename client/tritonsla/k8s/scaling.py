@@ -93,15 +93,16 @@ def adapter_config(spec: ClusterSpec) -> dict:
     }
 
 
-def service_monitor(spec: ClusterSpec, cls: ClassSpec) -> dict:
-    """Prometheus scrapes every pod of the class behind its headless Service."""
+def service_monitor(spec: ClusterSpec, name: str, labels: dict[str, str], port: str) -> dict:
+    """Prometheus scrapes /metrics on `port` of every pod behind the Service labelled `labels`
+    (a class's headless Service, or the gateway's)."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": metadata(spec, cls.name, cls.labels),
+        "metadata": metadata(spec, name, labels),
         "spec": {
-            "selector": {"matchLabels": dict(cls.labels)},
+            "selector": {"matchLabels": dict(labels)},
             "namespaceSelector": {"matchNames": [spec.namespace]},
-            "endpoints": [{"port": "metrics", "path": "/metrics", "interval": SCRAPE_INTERVAL}],
+            "endpoints": [{"port": port, "path": "/metrics", "interval": SCRAPE_INTERVAL}],
         },
     }
