@@ -103,8 +103,12 @@ def test_full_queue_rejects_cleanly(serve, tmp_path):
     assert rejected, "nothing was rejected: the queue bound is not enforced"
     assert len(served_ok) >= 4 + 8 - 4  # the batch and most of the queue were admitted
     for result in rejected:
-        # a streamed error carries Triton's message, not a gRPC status code
-        assert "Exceeds maximum queue size" in result.error.message(), result.error.message()
+        # a streamed error carries Triton's message, not a gRPC status code: the queue was full,
+        # or (on a slow machine) a request waited past the realtime queue's REJECT timeout
+        message = result.error.message()
+        assert "Exceeds maximum queue size" in message or "Request timeout expired" in message, (
+            message
+        )
         assert result.texts == []
     # Triton 2.51 counts a queue rejection inside an ensemble as the ensemble's failure with
     # reason OTHER, not as REJECTED of the composing model (routers must not rely on REJECTED).
