@@ -1,4 +1,4 @@
-"""Cross-field rules: conflicts no single field shows, and DESIGN §6's known deployment pitfalls.
+"""Cross-field rules: conflicts no single field shows, and known TensorRT-LLM deployment pitfalls.
 
 Each rule is a pure function of the loaded Deployment returning ConfigErrors located in the file
 that supplied the value (profile file, deploy overrides or --set).
@@ -129,7 +129,7 @@ def queue_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigError]
 
 
 def engine_rules(dep: Deployment, name: str, p: Profile) -> Iterator[ConfigError]:
-    """Sequence limits, chunking and KV knobs that must agree (DESIGN §6 pitfalls)."""
+    """Sequence limits, chunking and KV knobs that must agree (e.g. KV reuse needs paged FMHA)."""
     e = p.engine
     kind = dep.deploy.engine_kind
     if e.max_seq_len <= e.max_input_len:
