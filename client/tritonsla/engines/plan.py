@@ -4,7 +4,7 @@ trt-engine: checkpoint conversion (convert_checkpoint.py of the model's architec
 int8/int4 weight-only) or quantization (quantize.py for fp8), shared between profiles that need
 the same one, then `trtllm-build` with every flag the profile implies, into a staging folder
 next to engines/<profile>/. Tensor and pipeline parallelism are fixed at conversion; trtllm-build
-has no tp/pp flags (TRTLLM_FACTS.md). Every planned argv is checked against
+has no tp/pp flags (tensorrt_llm/commands/build.py). Every planned argv is checked against
 tritonsla.engines.facts before it is returned.
 """
 
@@ -30,7 +30,7 @@ WEIGHT_ONLY = ("int8", "int4")
 """Precisions built as weight-only quantization (--use_weight_only --weight_only_precision)."""
 
 QUANTIZED_DTYPE = "float16"
-"""Activation dtype of weight-only and fp8 engines (DESIGN §4: the quantized class next to fp16)."""
+"""Activation dtype of weight-only and fp8 engines: fp16, as the unquantized profiles run."""
 
 MULTIPLE_PROFILES_MIN_BATCH = 16
 """--multiple_profiles enable from this engine batch up. TensorRT-LLM's tuning guide: more
