@@ -1,7 +1,7 @@
 """Command-line flags of the pinned TensorRT-LLM release, as data, and a check of planned argv.
 
 Release: TensorRT-LLM 1.2.1 (the `gpu` extra pins `tensorrt-llm==1.2.1`; the last line that ships
-`trtllm-build` and the convert scripts, see TRTLLM_FACTS.md). Sources, all in NVIDIA/TensorRT-LLM:
+`trtllm-build` and the convert scripts: 1.3.0 removes them). Sources, all in NVIDIA/TensorRT-LLM:
 
 - `trtllm-build`: tensorrt_llm/commands/build.py (`parse_arguments`) plus the plugin flags that
   tensorrt_llm/plugin/plugin.py adds (`cli_plugin_args`, `add_plugin_argument`: dtype plugins
