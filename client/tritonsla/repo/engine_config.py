@@ -1,6 +1,6 @@
 """Cross-check a compiled TensorRT-LLM engine's config.json against its profile.
 
-Catches DESIGN §6 pitfalls before tritonserver does: config batch larger than the engine's,
+Catches known pitfalls before tritonserver does: config batch larger than the engine's,
 prompts or sequences longer than the engine allows, world size != tp x pp, and KV reuse or
 chunked context on an engine built without paged context FMHA. Keys follow the config.json
 that trtllm-build writes (`pretrained_config.mapping`, `build_config` and its `plugin_config`).
