@@ -48,7 +48,7 @@ class RenderResult:
 
 
 def output_rules(dep: Deployment, out: Path) -> list[ConfigError]:
-    """Folders the repository must not contain (DESIGN §6: tokenizer inside the repository)."""
+    """Folders the repository must not contain (Triton would take them for models)."""
     found = []
     repo = out.resolve()
     for field in ("tokenizer", "checkpoint"):
