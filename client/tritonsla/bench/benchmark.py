@@ -7,7 +7,7 @@
 `prepare` fails fast on bad input (ConfigError naming the option) before any request is sent.
 Routed mode lets the SDK route each request by its class; `endpoint` sends every request to
 one fixed model (routing bypassed) while classes still label requests, so each class is judged
-by its own objective either way: the comparison of issue 7. `openai` sends every request to an
+by its own objective either way (the demo's single topology). `openai` sends every request to an
 OpenAI-compatible server instead (the gateway, by its `x-sla-class` header), so the same
 workload measures what the gateway adds.
 """
