@@ -11,7 +11,7 @@ BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class FakeGateway:
-    """Families and labels of `tritonsla_gateway_*` as issue 12 specifies them."""
+    """Families and labels of `tritonsla_gateway_*` as tritonsla.gateway.metrics exports them."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
