@@ -120,7 +120,7 @@ def _special_tokens(folder: Path) -> dict[str, str]:
 def model_tokenizer_dir(model_config: Mapping, model_dir: str | Path) -> Path:
     """The `tokenizer_dir` parameter of a Python model's config, resolved and checked.
 
-    Refuses a folder inside the model repository (DESIGN §6): Triton would take its folders for
+    Refuses a folder inside the model repository: Triton would take its folders for
     models, and the repository would stop being portable.
     """
     value = model_config_parameter(dict(model_config), "tokenizer_dir")
