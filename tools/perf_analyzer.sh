@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make perf_analyzer (shipped in the tritonclient 2.51.0 wheel as .venv/bin/perf_analyzer) runnable
-# on a machine without CUDA (DESIGN §7). It links two libraries a plain Python image lacks:
+# on a machine without CUDA. It links two libraries a plain Python image lacks:
 #   - libb64.so.0d   Debian's libb64-0d (apt-get install, when root and missing)
 #   - libcudart.so.12 from the PyPI package nvidia-cuda-runtime-cu12, installed into a separate
 #     tools venv (never into the project's runtime venv), or into --target DIR
