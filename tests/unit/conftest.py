@@ -1,4 +1,4 @@
-"""Fixtures of the text tests: the default tokenizer, written once per session."""
+"""Fixtures shared by the unit tests: the default tokenizer, written once per session."""
 
 from __future__ import annotations
 
