@@ -39,7 +39,7 @@ DEMO_FOLDER = Path("assets/demo-gpt2")
 DEMO_MODEL = DefaultModel(n_layer=8, n_head=8, n_embd=512, n_positions=512)
 """The main job's model: its weights (25 M parameters, 100 MB) outgrow the CPU caches, so that,
 as on a GPU, decoding one sequence is bound by memory traffic and batching multiplies throughput
-(bench/cpu_batching.py: 3.2x from concurrency 1 to 16 here, against 2.2x for the default)."""
+(benchmarks/cpu_batching.py: 3.2x from concurrency 1 to 16 here, against 2.2x for the default)."""
 
 
 def stamp_of(model: DefaultModel) -> dict:

@@ -14,7 +14,7 @@ p95 TTFT of each path, the difference of the p50s (gateway minus direct) and the
 the gateway's CPU time (user + system, from /proc) per request of each phase, less what it spends
 idle over the same time (its SDK polls the server's load in the background).
 
-    python bench/gateway_overhead.py [--requests 200] [--concurrency 1 8]
+    .venv/bin/python benchmarks/gateway_overhead.py [--requests 200] [--concurrency 1 8]
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ machine may be shared: alternation spreads its noise over both), then prints the
 of each and their ratio. Bound BLAS threads through the environment (e.g.
 OPENBLAS_NUM_THREADS=1) as the server launcher does.
 
-    python bench/cpu_batching.py [--requests 32] [--concurrency 16] [--precision fp32]
-    python bench/cpu_batching.py --n-layer 8 --n-embd 512 --n-head 8   # weights beyond the caches
+    .venv/bin/python benchmarks/cpu_batching.py [--requests 32] [--concurrency 16]
+                                                [--precision fp32]
+    # the demo's model size, whose weights outgrow the CPU caches:
+    .venv/bin/python benchmarks/cpu_batching.py --n-layer 8 --n-embd 512 --n-head 8
 
 Batching pays where one sequence leaves the machine idle: a decode step of one sequence is bound
 by per-step overhead (numpy calls, Python) and by reading every weight from memory for a single

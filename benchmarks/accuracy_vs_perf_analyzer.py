@@ -2,7 +2,7 @@
 one after the other on one server; prints the ratios of request rate and of p50/p99 latency
 (issue 6 aims for within 10%, i.e. ratios in 0.90..1.10).
 
-    .venv/bin/python bench/accuracy_vs_perf_analyzer.py [--seconds 8] [--rounds 3]
+    .venv/bin/python benchmarks/accuracy_vs_perf_analyzer.py [--seconds 8] [--rounds 3]
 
 Cases:
 - `sleep`: a Python-backend model taking 20 ms per request on one instance (non-decoupled):

@@ -1,7 +1,7 @@
 """Capacity: the highest request rate our load generator drives into a trivial model, over
 perf_analyzer's on the same server at the same concurrencies (issue 6 aims for >= 0.8).
 
-    .venv/bin/python bench/capacity.py [--concurrency 8 16] [--seconds 6]
+    .venv/bin/python benchmarks/capacity.py [--concurrency 8 16] [--seconds 6]
 
 The model (`echo`, Python backend, dynamic batching) answers at once, so the generators, which
 share the machine's cores with the server, are what limits the rate. Two of ours are measured:

@@ -7,7 +7,7 @@ with spill. The peer is what a static router does: `endpoints[sla]`. Also shown:
 client-side preparation of a request (call planning + decision + the gRPC request message the
 asyncio client writes on its stream).
 
-    python bench/routing_overhead.py [--decisions 100000] [--deploy deploy/cpu.yaml]
+    .venv/bin/python benchmarks/routing_overhead.py [--decisions 100000] [--deploy deploy/cpu.yaml]
 """
 
 from __future__ import annotations

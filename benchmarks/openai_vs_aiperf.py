@@ -1,7 +1,7 @@
 """Agreement: `tritonsla bench --openai-url` against aiperf on the same load through the gateway.
 
-    .venv/bin/python bench/openai_vs_aiperf.py [--requests 60] [--rounds 3] [--concurrency 4]
-                                               [--sla interactive] [--request-rate R]
+    .venv/bin/python benchmarks/openai_vs_aiperf.py [--requests 60] [--rounds 3] [--concurrency 4]
+                                                    [--sla interactive] [--request-rate R]
 
 Serves deploy/cpu.yaml on a real tritonserver with `tritonsla gateway` in its own process in
 front, then alternates, round by round, the two load generators (each its own process) on the

@@ -9,7 +9,8 @@ response carries one token, so tokens are counted as streamed responses carrying
 the endpoint turns away (queue full, queue timeout) is counted as rejected, not retried: its
 client pauses `REJECT_BACKOFF_S` and takes the next request.
 
-    python bench/endpoint_batching.py [--requests 64] [--concurrency 16] [--max-tokens 64]
+    .venv/bin/python benchmarks/endpoint_batching.py [--requests 64] [--concurrency 16]
+                                                     [--max-tokens 64]
 
 The client threads share the server's 2 cores, so absolute numbers include client overhead.
 """
