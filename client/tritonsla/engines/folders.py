@@ -1,8 +1,8 @@
 """Staging folders: a build writes a hidden folder that replaces the real one only when complete.
 
 engines/.<profile>.building-<key> becomes engines/<profile> by rename (same file system, so the
-switch is atomic per folder) through `tritonsla.folders.replace_folder`: only a folder that is
-missing, empty or marked as an earlier build's output is replaced, unless forced.
+switch is atomic per folder) through `tritonsla.folders.replace_folder` with owner `OWNER`: only
+a folder that is missing, empty or marked as an earlier build's output is replaced, unless forced.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
-
-from tritonsla.folders import replace_folder
 
 OWNER = "tritonsla engines"
 """Marker owner of the engine and converted-checkpoint folders under engines_dir."""
@@ -33,12 +31,6 @@ def fresh(staging: Path) -> None:
         for old in staging.parent.glob(f"{stem}-*"):
             discard(old)
     staging.parent.mkdir(parents=True, exist_ok=True)
-
-
-def install(staging: Path, final: Path, *, force: bool = False) -> None:
-    """Move the complete `staging` folder to `final`, replacing a previous build's `final`
-    (any folder with `force`)."""
-    replace_folder(staging, final, owner=OWNER, force=force)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -22,7 +22,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from tritonsla.engines.folders import OWNER, discard, fresh, install
+from tritonsla.engines.folders import OWNER, discard, fresh
 from tritonsla.engines.manifest import (
     checkpoint_manifest,
     engine_manifest,
@@ -34,7 +34,7 @@ from tritonsla.engines.plan import engines_dir
 from tritonsla.engines.steps import EnginePlan, Step, Toolchain
 from tritonsla.engines.tools import require_tools
 from tritonsla.errors import ConfigErrors, EngineBuildError
-from tritonsla.folders import check_replaceable
+from tritonsla.folders import check_replaceable, replace_folder
 from tritonsla.profiles.loading import Deployment
 from tritonsla.repo.engine_config import check_engine_config
 
@@ -136,7 +136,7 @@ class _Builder:
 
             def finish(staging: Path) -> None:
                 write_manifest(staging, expected)
-                install(staging, checkpoint.folder, force=self.force)
+                replace_folder(staging, checkpoint.folder, owner=OWNER, force=self.force)
 
             run.staged(checkpoint.step, finish)
         self.ready.add(checkpoint.folder)
@@ -147,7 +147,7 @@ class _Builder:
         if problems:
             raise ConfigErrors(problems)
         write_manifest(staging, expected)
-        install(staging, plan.folder, force=self.force)
+        replace_folder(staging, plan.folder, owner=OWNER, force=self.force)
 
 
 class _StepRunner:

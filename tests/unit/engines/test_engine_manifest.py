@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tritonsla.engines.folders import install
+from tritonsla.engines.folders import OWNER
 from tritonsla.engines.manifest import (
     MANIFEST,
     is_current,
@@ -15,7 +15,7 @@ from tritonsla.engines.manifest import (
     write_manifest,
 )
 from tritonsla.errors import EngineBuildError
-from tritonsla.folders import FolderError
+from tritonsla.folders import FolderError, replace_folder
 
 
 @pytest.fixture
@@ -93,8 +93,8 @@ def _staging(tmp_path, text: str):
 
 def test_install_replaces_the_old_folder_only_with_a_complete_one(tmp_path):
     final = tmp_path / "batch"
-    install(_staging(tmp_path, "old"), final)
-    install(_staging(tmp_path, "new"), final)
+    replace_folder(_staging(tmp_path, "old"), final, owner=OWNER)
+    replace_folder(_staging(tmp_path, "new"), final, owner=OWNER)
     assert (final / "config.json").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch"]
 
@@ -105,7 +105,7 @@ def test_install_refuses_a_folder_it_did_not_build_unless_forced(tmp_path):
     (final / "rank0.engine").write_text("hand-built")
     staging = _staging(tmp_path, "new")
     with pytest.raises(FolderError, match=rf"refusing to replace {final}: .*--force"):
-        install(staging, final)
+        replace_folder(staging, final, owner=OWNER)
     assert (final / "rank0.engine").read_text() == "hand-built"
-    install(staging, final, force=True)
+    replace_folder(staging, final, owner=OWNER, force=True)
     assert (final / "config.json").read_text() == "new"
