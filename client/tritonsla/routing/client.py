@@ -47,10 +47,10 @@ from tritonsla.routing.request import (
     stop_inputs,
 )
 from tritonsla.routing.result import Chunk, GenerationResult, Recorder
-from tritonsla.routing.router import Router, classify
+from tritonsla.routing.router import Router
 from tritonsla.routing.table import EndpointTable, Replica, Target
 from tritonsla.routing.timeout import DEFAULT_TIMEOUT, Timeout
-from tritonsla.routing.transport import connect
+from tritonsla.routing.transport import classify, connect
 
 STOP_SPAN_S = sum(STOP_RESEND_DELAYS_S) + 1.0
 """How long a request's stream may outlive its budget: the stop schedule, and a second more."""

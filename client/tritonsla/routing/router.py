@@ -1,8 +1,10 @@
-"""The routing state both clients share: table, policy, live load, health, latency, errors.
+"""The routing state both clients share: table, policy, live load, health, latency.
 
 `Router.decide` is the per-request decision (policy over the live boards); `finished` and
 `attempt_failed` feed each attempt's outcome back (latency learned, replica marked down or
-suspect, whether to try another replica). The transport lives in the clients.
+suspect, whether to try another replica). `tritonsla.routing.attempts` runs a call's attempts
+over them; the transport (and the typed errors of its failures) lives in
+`tritonsla.routing.transport` and the clients.
 """
 
 from __future__ import annotations
@@ -12,19 +14,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tritonclient.utils import InferenceServerException
-
 from tritonsla.errors import ModelDataError
 from tritonsla.routing.errors import (
     ConnectTimeoutError,
-    InferenceFailedError,
     ReplicaUnavailableError,
     RequestError,
     RequestTimeoutError,
     ServerRejectedError,
-    StreamBrokenError,
-    TotalTimeoutError,
-    TransportError,
 )
 from tritonsla.routing.health import PROBE_TIMEOUT_S, HealthBoard, probe_ready
 from tritonsla.routing.latency import LatencyTracker
@@ -36,21 +32,10 @@ from tritonsla.routing.policy import (
     triton_priority,
     triton_timeout_us,
 )
-from tritonsla.routing.result import Chunk, GenerationResult, Recorder
+from tritonsla.routing.result import GenerationResult, Recorder
 from tritonsla.routing.table import Endpoint, EndpointTable, Replica
 from tritonsla.routing.transport import ReplicaDown
 from tritonsla.text.tokenizer import TextTokenizer, load_tokenizer
-
-REJECTION_MARKERS = (
-    "maximum queue size",
-    "max_queue_size",
-    "timeout expired",
-    "unavailable",
-    "server is stopping",
-)
-"""In-stream error messages that mean 'not now' (Triton sends no status code inside a stream)."""
-
-_REPLICA_DOWN = ("StatusCode.UNAVAILABLE", "StatusCode.CANCELLED")
 
 
 @dataclass(frozen=True)
@@ -211,27 +196,3 @@ class Router:
         if recorder.streamed:
             return len(recorder.chunks)
         return self.count_tokens("".join(chunk.text for chunk in recorder.chunks))
-
-
-def classify(
-    error: InferenceServerException, target: str, chunks: list[Chunk], total_s: float
-) -> RequestError:
-    """A tritonclient error of one attempt as a typed routing error.
-
-    Errors of the whole gRPC call carry a status code; errors inside the stream carry only the
-    server's message. A replica failure before any chunk is ReplicaDown (retried elsewhere);
-    after chunks it is StreamBrokenError.
-    """
-    status = error.status()
-    message = f"{target}: {error.message()}"
-    if status is None:
-        if any(marker in message.lower() for marker in REJECTION_MARKERS):
-            return ServerRejectedError(message)
-        return InferenceFailedError(message)
-    if status == "StatusCode.DEADLINE_EXCEEDED":
-        return TotalTimeoutError(total_s, target)
-    if chunks:
-        return StreamBrokenError(f"{message} [{status}]", chunks)
-    if status in _REPLICA_DOWN:
-        return ReplicaDown(f"{message} [{status}]")
-    return TransportError(f"{message} [{status}]")

@@ -40,8 +40,7 @@ from tritonsla.routing.request import (
     stop_request,
 )
 from tritonsla.routing.result import Recorder
-from tritonsla.routing.router import classify
-from tritonsla.routing.transport import as_server_exception
+from tritonsla.routing.transport import as_server_exception, classify
 
 POLL_S = 0.025
 """How often closing checks whether stopped or in-flight requests have ended."""

@@ -1,4 +1,4 @@
-"""gRPC connections to replicas, shared by the sync and async clients.
+"""gRPC connections to replicas, and the typed errors of their failures (both clients).
 
 Each connection has its own subchannel (a dead replica's reconnect backoff does not leak into
 the next connection) and a short reconnect backoff; opening one checks server readiness within
@@ -14,12 +14,27 @@ strikes) then never closes a healthy connection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import grpc
 import tritonclient.grpc as grpcclient
 from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
-from tritonsla.routing.errors import ConnectTimeoutError, ReplicaUnavailableError
+from tritonsla.routing.errors import (
+    ConnectTimeoutError,
+    InferenceFailedError,
+    ReplicaUnavailableError,
+    RequestError,
+    ServerRejectedError,
+    StreamBrokenError,
+    TotalTimeoutError,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    from tritonsla.routing.result import Chunk
 
 KEEPALIVE_TIME_MS = 10_000
 KEEPALIVE_TIMEOUT_MS = 5_000
@@ -36,6 +51,17 @@ CHANNEL_ARGS = [
     ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
 ]
 
+REJECTION_MARKERS = (
+    "maximum queue size",
+    "max_queue_size",
+    "timeout expired",
+    "unavailable",
+    "server is stopping",
+)
+"""In-stream error messages that mean 'not now' (Triton sends no status code inside a stream)."""
+
+_REPLICA_DOWN = ("StatusCode.UNAVAILABLE", "StatusCode.CANCELLED")
+
 
 class ReplicaDown(ReplicaUnavailableError):
     """The replica refused the connection or dropped it (marks it down; retried elsewhere)."""
@@ -46,6 +72,30 @@ def as_server_exception(error: grpc.RpcError) -> InferenceServerException:
     code = error.code() if hasattr(error, "code") else None
     details = error.details() if hasattr(error, "details") else str(error)
     return InferenceServerException(msg=details, status=str(code) if code else None)
+
+
+def classify(
+    error: InferenceServerException, target: str, chunks: Sequence[Chunk], total_s: float
+) -> RequestError:
+    """A tritonclient error of one attempt as a typed routing error.
+
+    Errors of the whole gRPC call carry a status code; errors inside the stream carry only the
+    server's message. A replica failure before any chunk is ReplicaDown (retried elsewhere);
+    after chunks it is StreamBrokenError.
+    """
+    status = error.status()
+    message = f"{target}: {error.message()}"
+    if status is None:
+        if any(marker in message.lower() for marker in REJECTION_MARKERS):
+            return ServerRejectedError(message)
+        return InferenceFailedError(message)
+    if status == "StatusCode.DEADLINE_EXCEEDED":
+        return TotalTimeoutError(total_s, target)
+    if chunks:
+        return StreamBrokenError(f"{message} [{status}]", chunks)
+    if status in _REPLICA_DOWN:
+        return ReplicaDown(f"{message} [{status}]")
+    return TransportError(f"{message} [{status}]")
 
 
 def connect_error(error: InferenceServerException | None, address: str, timeout: float):

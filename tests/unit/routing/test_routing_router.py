@@ -1,9 +1,8 @@
-"""The shared router: fixed targets, live board bookkeeping, error classification."""
+"""The shared router: fixed targets, live board bookkeeping, revival of held-out replicas."""
 
 from __future__ import annotations
 
 import pytest
-from tritonclient.utils import InferenceServerException
 
 from tritonsla.profiles.loading import load_deployment
 from tritonsla.routing.errors import (
@@ -12,15 +11,13 @@ from tritonsla.routing.errors import (
     InferenceFailedError,
     ReplicaUnavailableError,
     ServerRejectedError,
-    StreamBrokenError,
     TotalTimeoutError,
-    TransportError,
     UnknownEndpointError,
 )
 from tritonsla.routing.policy import RouteRequest
 from tritonsla.routing.request import Reply
-from tritonsla.routing.result import Chunk, Recorder
-from tritonsla.routing.router import Pin, Router, classify
+from tritonsla.routing.result import Recorder
+from tritonsla.routing.router import Pin, Router
 from tritonsla.routing.table import EndpointTable
 from tritonsla.routing.transport import ReplicaDown
 from tritonsla.server.ports import free_ports
@@ -121,38 +118,6 @@ def test_models_that_report_no_tokens_are_counted_by_chunks_when_streamed(router
 def test_token_count_of_whole_answers_needs_the_tokenizer(project):
     router = Router(EndpointTable.from_deployment(load_deployment(project.deploy)))
     assert router.count_tokens("hello world") is None  # empty tokenizer folder: never guess
-
-
-def _error(message: str, status: str | None = None) -> InferenceServerException:
-    return InferenceServerException(msg=message, status=status)
-
-
-CHUNK = [Chunk("x", 1)]
-
-
-@pytest.mark.parametrize(
-    ("error", "chunks", "expected"),
-    [
-        (_error("Exceeds maximum queue size"), [], ServerRejectedError),
-        (_error("Request timeout expired"), CHUNK, ServerRejectedError),
-        (
-            _error("2 requests already wait (max_queue_size 8); retry later"),
-            [],
-            ServerRejectedError,
-        ),
-        (_error("in ensemble: unexpected shape for input 'max_tokens'"), [], InferenceFailedError),
-        (_error("failed to connect to all addresses", "StatusCode.UNAVAILABLE"), [], ReplicaDown),
-        (_error("Socket closed", "StatusCode.UNAVAILABLE"), CHUNK, StreamBrokenError),
-        (_error("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), CHUNK, TotalTimeoutError),
-        (_error("boom", "StatusCode.INTERNAL"), [], TransportError),
-    ],
-)
-def test_classify(error, chunks, expected):
-    typed = classify(error, "h:1", chunks, 3.0)
-    assert type(typed) is expected
-    assert "h:1" in str(typed)
-    if expected is StreamBrokenError:
-        assert typed.chunks == tuple(CHUNK)
 
 
 def test_revive_probes_the_replicas_held_out_now(deployment):

@@ -1,0 +1,48 @@
+"""The transport's error classification: a tritonclient error as a typed routing error."""
+
+from __future__ import annotations
+
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from tritonsla.routing.errors import (
+    InferenceFailedError,
+    ServerRejectedError,
+    StreamBrokenError,
+    TotalTimeoutError,
+    TransportError,
+)
+from tritonsla.routing.result import Chunk
+from tritonsla.routing.transport import ReplicaDown, classify
+
+
+def _error(message: str, status: str | None = None) -> InferenceServerException:
+    return InferenceServerException(msg=message, status=status)
+
+
+CHUNK = [Chunk("x", 1)]
+
+
+@pytest.mark.parametrize(
+    ("error", "chunks", "expected"),
+    [
+        (_error("Exceeds maximum queue size"), [], ServerRejectedError),
+        (_error("Request timeout expired"), CHUNK, ServerRejectedError),
+        (
+            _error("2 requests already wait (max_queue_size 8); retry later"),
+            [],
+            ServerRejectedError,
+        ),
+        (_error("in ensemble: unexpected shape for input 'max_tokens'"), [], InferenceFailedError),
+        (_error("failed to connect to all addresses", "StatusCode.UNAVAILABLE"), [], ReplicaDown),
+        (_error("Socket closed", "StatusCode.UNAVAILABLE"), CHUNK, StreamBrokenError),
+        (_error("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), CHUNK, TotalTimeoutError),
+        (_error("boom", "StatusCode.INTERNAL"), [], TransportError),
+    ],
+)
+def test_classify(error, chunks, expected):
+    typed = classify(error, "h:1", chunks, 3.0)
+    assert type(typed) is expected
+    assert "h:1" in str(typed)
+    if expected is StreamBrokenError:
+        assert typed.chunks == tuple(CHUNK)
