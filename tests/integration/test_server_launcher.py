@@ -1,4 +1,4 @@
-"""The real bundled tritonserver started through the launcher users use (DESIGN §7).
+"""The real bundled tritonserver started through the launcher users use (docs/architecture.md).
 
 A tiny Python-backend model ("add one") is written into a tmp model repository; every server
 binds 127.0.0.1 on free ports and is stopped by the code that started it, success or not.
