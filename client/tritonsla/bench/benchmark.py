@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from tritonsla.bench.objectives import deployment_objectives, parse_goodput, with_overrides
 from tritonsla.bench.openai import OpenAiTarget, openai_sender
-from tritonsla.bench.result import BenchReport
+from tritonsla.bench.records import BenchReport
 from tritonsla.bench.runner import ProgressHook, Sender, ServerTarget, run_sweep
 from tritonsla.bench.schedule import Concurrent, Limits, LoadStrategy
 from tritonsla.bench.sdk import SdkSender, pinned_table

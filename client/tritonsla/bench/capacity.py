@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from tritonsla.bench.result import RunResult
+from tritonsla.bench.records import RunResult
 from tritonsla.errors import ConfigError
 
 SOURCE = "capacity settings"

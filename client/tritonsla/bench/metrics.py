@@ -1,9 +1,15 @@
-"""Per-group metrics of a run: latency distributions, throughput and goodput (pure).
+"""Per-group metrics of a run (pure): distributions, throughput, goodput and the send-lag check.
 
 A group is the measured (non-warm-up) requests of one SLA class, of one endpoint, or all of
 them. Every group of a run shares one window, from the first scheduled send to the last answer,
 so class throughputs add up to the run's. Goodput counts the requests that meet every
 per-request threshold of their own class's objective (`ttft_ms`, `itl_ms`, `e2e_ms`).
+
+Distribution summaries interpolate percentiles linearly (numpy's default, as genai-perf). The
+schedule check measures send lag = actual send - scheduled send: a load generator that cannot
+send on time under-reports latency and over-states the load it offered, so a run is flagged when
+the p99 send lag exceeds `MAX_LAG_MS` (10 ms), or, in an open loop, 5% of the mean time between
+scheduled sends.
 """
 
 from __future__ import annotations
@@ -12,9 +18,67 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.stats import Distribution
 from tritonsla.profiles.schema import Slo
+
+PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary of a sample; percentiles interpolate linearly (numpy's default, as genai-perf).
+
+    `std` is the population standard deviation (ddof=0).
+    """
+
+    count: int
+    mean: float
+    std: float
+    min: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Iterable[float], scale: float = 1.0) -> Distribution | None:
+        """Summary of `values` times `scale` (e.g. 1000 for seconds -> ms); None when empty."""
+        data = np.fromiter(values, dtype=float) * scale
+        if data.size == 0:
+            return None
+        p50, p90, p95, p99 = np.percentile(data, PERCENTILES)
+        return cls(
+            count=int(data.size),
+            mean=float(data.mean()),
+            std=float(data.std()),
+            min=float(data.min()),
+            p50=float(p50),
+            p90=float(p90),
+            p95=float(p95),
+            p99=float(p99),
+            max=float(data.max()),
+        )
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The `q`-th percentile of `values`, linear as numpy's, but +inf-safe; None when empty.
+
+    Failed requests enter SLO verdicts as +inf: a rank that interpolates towards one is +inf.
+    """
+    ordered = np.sort(np.fromiter(values, dtype=float))
+    if ordered.size == 0:
+        return None
+    rank = q / 100 * (ordered.size - 1)
+    low = int(np.floor(rank))
+    fraction = rank - low
+    if fraction == 0:
+        return float(ordered[low])
+    below, above = float(ordered[low]), float(ordered[low + 1])
+    return below + (above - below) * fraction if np.isfinite(above) else float("inf")
+
 
 MS = 1000.0
 THRESHOLDS: tuple[str, ...] = ("ttft_ms", "itl_ms", "e2e_ms")
@@ -163,3 +227,46 @@ def grouped(
 def objective_lookup(objectives: Mapping[str, Slo]) -> Callable[[RequestRecord], Slo | None]:
     """The objective of a record's class (None for unclassed requests)."""
     return lambda record: objectives.get(record.sla) if record.sla else None
+
+
+# --- did the client keep its schedule? ---
+MAX_LAG_MS = 10.0
+MAX_LAG_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class ScheduleCheck:
+    """Send lag of the measured requests and whether it stayed under `limit_ms`."""
+
+    lag_ms: Distribution | None
+    interarrival_ms: float | None
+    limit_ms: float
+    kept: bool
+    message: str
+
+
+def check_schedule(
+    records: Sequence[RequestRecord],
+    *,
+    open_loop: bool,
+    max_lag_ms: float = MAX_LAG_MS,
+    max_lag_share: float = MAX_LAG_SHARE,
+) -> ScheduleCheck:
+    """Measure the send lag of the measured `records` against the limit."""
+    lag = Distribution.of((v for r in records if (v := r.send_lag) is not None), MS)
+    scheduled = np.sort([r.scheduled for r in records])
+    interarrival = (
+        float(np.diff(scheduled).mean() * MS) if open_loop and scheduled.size > 1 else None
+    )
+    limit = max_lag_ms if interarrival is None else min(max_lag_ms, max_lag_share * interarrival)
+    if lag is None:
+        return ScheduleCheck(None, interarrival, limit, True, "no request was sent")
+    kept = lag.p99 <= limit
+    message = (
+        f"client kept its schedule: p99 send lag {lag.p99:.2f} ms <= {limit:.2f} ms"
+        if kept
+        else f"client fell behind its schedule: p99 send lag {lag.p99:.2f} ms > {limit:.2f} ms "
+        "(latencies still count from the scheduled time; lower the rate or run the client on "
+        "a less busy machine)"
+    )
+    return ScheduleCheck(lag, interarrival, limit, kept, message)

@@ -1,13 +1,19 @@
-"""One measured request: what was asked, where it went, and when each part of the answer came.
+"""What a benchmark measures: each request's record, each load level's result, the report.
 
-Times are seconds on one monotonic clock; a finished run shifts them so that 0 is the first
+`RequestRecord`: one request, what was asked, where it went, and when each part of the answer
+came. `RunResult`: one run at one load; `BenchReport`: every run of one invocation. Times are
+seconds on one monotonic clock; a finished run shifts them so that 0 is the first
 scheduled send. Latencies count from `scheduled` (the open-loop send time), not from `sent`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the summary and server deltas are built from records: import for types only
+    from tritonsla.bench.server_stats import ServerDelta
+    from tritonsla.bench.summary import RunSummary
 
 Status = Literal["ok", "error", "incomplete"]
 
@@ -90,3 +96,27 @@ class RequestRecord:
             end=move(self.end),
             chunks=tuple(t - origin for t in self.chunks),
         )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run at one load: its records (times from its first scheduled send), summary, servers.
+
+    `server_error` says why server statistics are missing, when they are.
+    """
+
+    name: str
+    summary: RunSummary
+    records: tuple[RequestRecord, ...]
+    servers: tuple[ServerDelta, ...] = ()
+    server_error: str | None = None
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Every run of one `tritonsla bench` invocation and the settings it ran with."""
+
+    settings: dict[str, Any]
+    runs: tuple[RunResult, ...]
+    started_at: str
+    notes: tuple[str, ...] = field(default=())

@@ -15,8 +15,7 @@ from typing import Protocol
 
 from tritonclient.utils import InferenceServerException
 
-from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.result import RunResult
+from tritonsla.bench.records import RequestRecord, RunResult
 from tritonsla.bench.schedule import Limits, LoadStrategy, RateStrategy, Slot, schedule
 from tritonsla.bench.server_stats import ServerDelta, server_delta, snapshot
 from tritonsla.bench.summary import summarize

@@ -34,10 +34,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from tritonsla.bench.capacity import CapacitySettings, Drift, Probe
-from tritonsla.bench.metrics import THRESHOLDS, measured, record_value_ms
-from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.result import RunResult
-from tritonsla.bench.stats import percentile
+from tritonsla.bench.metrics import THRESHOLDS, measured, percentile, record_value_ms
+from tritonsla.bench.records import RequestRecord, RunResult
 from tritonsla.bench.verdict import Check
 from tritonsla.profiles.schema import Slo
 

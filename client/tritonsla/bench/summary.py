@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from tritonsla.bench.metrics import (
     GroupMetrics,
+    ScheduleCheck,
+    check_schedule,
     group_metrics,
     grouped,
     measured,
@@ -15,7 +17,6 @@ from tritonsla.bench.metrics import (
 )
 from tritonsla.bench.records import RequestRecord
 from tritonsla.bench.schedule import LoadStrategy
-from tritonsla.bench.selfcheck import ScheduleCheck, check_schedule
 from tritonsla.bench.verdict import Verdict, class_verdict
 from tritonsla.profiles.schema import Slo
 

@@ -12,9 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tritonsla.bench.metrics import THRESHOLDS, GroupMetrics, record_value_ms
+from tritonsla.bench.metrics import THRESHOLDS, GroupMetrics, percentile, record_value_ms
 from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.stats import percentile
 from tritonsla.profiles.schema import Slo
 
 

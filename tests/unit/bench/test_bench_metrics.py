@@ -7,11 +7,9 @@ import math
 import pytest
 from benchkit import record
 
-from tritonsla.bench.metrics import is_good
+from tritonsla.bench.metrics import Distribution, check_schedule, is_good, percentile
 from tritonsla.bench.objectives import parse_goodput, with_overrides
 from tritonsla.bench.schedule import Concurrent, Constant
-from tritonsla.bench.selfcheck import check_schedule
-from tritonsla.bench.stats import Distribution, percentile
 from tritonsla.bench.summary import summarize
 from tritonsla.errors import ConfigError
 from tritonsla.profiles.schema import Slo

@@ -7,12 +7,12 @@ from pathlib import Path
 from benchkit import record
 from rich.console import Console
 
+from tritonsla.bench.records import BenchReport, RunResult
 from tritonsla.bench.report import write_report
 from tritonsla.bench.report.console import print_report
 from tritonsla.bench.report.csv_report import read_requests_csv, summary_rows, write_requests_csv
 from tritonsla.bench.report.json_report import read_json, write_json
 from tritonsla.bench.report.plots import plot_latency_throughput, plot_ttft_cdf
-from tritonsla.bench.result import BenchReport, RunResult
 from tritonsla.bench.schedule import Concurrent
 from tritonsla.bench.server_stats import MetricSample, ModelDelta, ServerDelta
 from tritonsla.bench.summary import summarize

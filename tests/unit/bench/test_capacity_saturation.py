@@ -6,8 +6,7 @@ import pytest
 from benchkit import record
 
 from tritonsla.bench.capacity import CapacitySettings
-from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.result import RunResult
+from tritonsla.bench.records import RequestRecord, RunResult
 from tritonsla.bench.saturation import drift, judge, judged_metrics, offered_rate, served_rate
 from tritonsla.bench.schedule import Poisson
 from tritonsla.bench.summary import summarize

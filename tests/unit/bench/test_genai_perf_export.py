@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from benchkit import record
 
+from tritonsla.bench.records import BenchReport, RunResult
 from tritonsla.bench.report import write_report
 from tritonsla.bench.report.genai_perf import csv_text, export_stem, run_document
-from tritonsla.bench.result import BenchReport, RunResult
 from tritonsla.bench.schedule import Concurrent
 from tritonsla.bench.summary import summarize
 from tritonsla.errors import ConfigError

@@ -17,11 +17,11 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from tritonsla.bench.records import BenchReport
 from tritonsla.bench.report.csv_report import write_requests_csv, write_summary_csv
 from tritonsla.bench.report.genai_perf import csv_text, export_stem, run_document
 from tritonsla.bench.report.json_report import write_json
 from tritonsla.bench.report.plots import plot_latency_throughput, plot_ttft_cdf
-from tritonsla.bench.result import BenchReport
 from tritonsla.profiles.schema import Slo
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._-]+")

@@ -21,8 +21,8 @@ from rich.table import Table
 from tritonsla import __version__
 from tritonsla.bench.benchmark import PreparedBench, notes_of, settings_of
 from tritonsla.bench.capacity import CapacityResult, Drift, Probe
+from tritonsla.bench.records import BenchReport
 from tritonsla.bench.report.json_report import run_document
-from tritonsla.bench.result import BenchReport
 
 FORMAT = "tritonsla-capacity/1"
 _METRIC = {"ttft_ms": "TTFT", "itl_ms": "ITL", "e2e_ms": "E2E"}

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from tritonsla.bench.metrics import GroupMetrics
-from tritonsla.bench.result import RunResult
-from tritonsla.bench.stats import Distribution
+from tritonsla.bench.metrics import Distribution, GroupMetrics
+from tritonsla.bench.records import RunResult
 from tritonsla.bench.verdict import Check, Verdict
 
 _VERDICT = {True: "[bold green]PASS[/]", False: "[bold red]FAIL[/]", None: "[dim]-[/]"}

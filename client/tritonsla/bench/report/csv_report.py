@@ -12,10 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tritonsla.bench.metrics import MS, GroupMetrics
-from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.result import RunResult
-from tritonsla.bench.stats import Distribution
+from tritonsla.bench.metrics import MS, Distribution, GroupMetrics
+from tritonsla.bench.records import RequestRecord, RunResult
 
 REQUEST_FIELDS: tuple[str, ...] = (
     "run", "index", "sla", "endpoint", "warmup", "status", "error_kind", "error",

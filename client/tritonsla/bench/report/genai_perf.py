@@ -29,8 +29,7 @@ from typing import Any
 import numpy as np
 
 from tritonsla.bench.metrics import GroupMetrics, measured, run_window
-from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.result import RunResult
+from tritonsla.bench.records import RequestRecord, RunResult
 from tritonsla.errors import ConfigError
 
 PERCENTILES: tuple[int, ...] = (1, 5, 10, 25, 50, 75, 90, 95, 99)

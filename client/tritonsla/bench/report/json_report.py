@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from tritonsla import __version__
-from tritonsla.bench.result import BenchReport, RunResult
+from tritonsla.bench.records import BenchReport, RunResult
 from tritonsla.bench.server_stats import ServerDelta
 from tritonsla.bench.summary import RunSummary
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from tritonsla.bench.metrics import MS, grouped, measured
-from tritonsla.bench.result import RunResult
+from tritonsla.bench.records import RunResult
 from tritonsla.profiles.schema import Slo
 
 DPI = 120
