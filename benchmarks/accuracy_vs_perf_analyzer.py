@@ -1,6 +1,6 @@
 """Accuracy: our load generator against perf_analyzer on the same model at the same concurrency,
 one after the other on one server; prints the ratios of request rate and of p50/p99 latency
-(issue 6 aims for within 10%, i.e. ratios in 0.90..1.10).
+(the aim is within 10%: ratios in 0.90..1.10).
 
     .venv/bin/python benchmarks/accuracy_vs_perf_analyzer.py [--seconds 8] [--rounds 3]
 
@@ -17,21 +17,19 @@ so that load from elsewhere on the machine hits both alike. Prints numbers only.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 
-from harness import (
+from tritonsla.bench.fixtures.peers import (
     Measured,
+    OurRun,
     PerfAnalyzerUnavailable,
     client_cpu_s,
     ours,
     perf_analyzer,
     perf_analyzer_env,
     ratio,
-    served_repository,
 )
-
-from tritonsla.bench.result import RunResult
+from tritonsla.bench.fixtures.serving import script_parser, served_repository
 
 CASES: tuple[tuple[str, str | None, int], ...] = (
     # (Triton model, fixed endpoint or None = the routed realtime class, concurrency)
@@ -44,7 +42,7 @@ LOW, HIGH = 0.9, 1.1
 METRICS = ("requests/s", "TTFT p50 ms", "TTFT p99 ms", "e2e p50 ms", "e2e p99 ms", "CPU ms/req")
 
 
-def ours_row(run: RunResult, cpu_ms: float) -> dict[str, float | None]:
+def ours_row(run: OurRun, cpu_ms: float) -> dict[str, float | None]:
     overall = run.summary.overall
     ttft, e2e = overall.ttft_ms, overall.e2e_ms
     return {
@@ -74,7 +72,7 @@ def median(values: list[float | None]) -> float | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=8.0, help="our measured seconds")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each")
     args = parser.parse_args()
@@ -99,7 +97,7 @@ def main() -> None:
                 )  # fmt: skip
                 before = client_cpu_s()
                 run = ours(endpoints, concurrency, model=fixed, duration_s=args.seconds)
-                mine.append(ours_row(run, (client_cpu_s() - before) * 1000 / len(run.records)))
+                mine.append(ours_row(run, (client_cpu_s() - before) * 1000 / run.requests))
                 counts = run.summary.overall.counts
                 if counts.ok != counts.total:
                     print(f"  ours: {counts} {run.summary.overall.errors}")

@@ -1,5 +1,5 @@
 """Capacity: the highest request rate our load generator drives into a trivial model, over
-perf_analyzer's on the same server at the same concurrencies (issue 6 aims for >= 0.8).
+perf_analyzer's on the same server at the same concurrencies (the aim is a ratio of at least 0.8).
 
     .venv/bin/python benchmarks/capacity.py [--concurrency 8 16] [--seconds 6]
 
@@ -16,23 +16,21 @@ machine, hence the default concurrencies.
 
 from __future__ import annotations
 
-import argparse
-
-from harness import (
+from tritonsla.bench.fixtures.peers import (
     PerfAnalyzerUnavailable,
     ours,
     ours_unary,
     perf_analyzer,
     perf_analyzer_env,
     ratio,
-    served_repository,
 )
+from tritonsla.bench.fixtures.serving import script_parser, served_repository
 
 MODEL = "echo"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--seconds", type=float, default=6.0, help="our measured seconds")
     args = parser.parse_args()
@@ -42,7 +40,7 @@ def main() -> None:
     except PerfAnalyzerUnavailable as error:
         env, reason = None, str(error)
     rows = []
-    with served_repository(with_cpu_deployment=False) as endpoints:
+    with served_repository(cpu_deployment=False) as endpoints:
         for concurrency in args.concurrency:
             core = ours_unary(endpoints, MODEL, concurrency, args.seconds).overall.requests_per_s
             sdk = ours(endpoints, concurrency, model=MODEL, duration_s=args.seconds)

@@ -23,7 +23,6 @@ prefill plus its decode), and at ~100 GFLOP/s (one core, OpenBLAS) that caps con
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import threading
 import time
@@ -33,6 +32,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from tritonsla.bench.fixtures.serving import script_parser
 from tritonsla.cpu.checkpoint import write_default_checkpoint
 from tritonsla.cpu.config import EngineConfig
 from tritonsla.cpu.engine import Engine
@@ -70,7 +70,7 @@ def run(engine: Engine, prompts: list[tuple[int, ...]], new_tokens: int, concurr
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--requests", type=int, default=32)
     parser.add_argument("--prompt-len", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=64)

@@ -3,11 +3,12 @@ one request in flight (concurrency 1) and with 16 (in-flight batching), and thei
 
 Renders the deployment into a temporary folder (creating the default model in assets/ first),
 starts tritonserver on free loopback ports (always stopped at the end), then, per profile, sends
-`--requests` identical requests to `<profile>_ensemble` over gRPC streaming from `--concurrency`
-closed-loop clients (each with its own stream; a unique request id per request). Each streamed
-response carries one token, so tokens are counted as streamed responses carrying text. A request
-the endpoint turns away (queue full, queue timeout) is counted as rejected, not retried: its
-client pauses `REJECT_BACKOFF_S` and takes the next request.
+`--requests` identical requests to `<profile>_ensemble`, streamed over gRPC by the routing SDK
+(`SlaClient`, the model fixed: no routing, no admission control), from `--concurrency`
+closed-loop threads (each request on its own stream, with a unique request id). Tokens are the
+SDK's exact count (every response reports its tokens). A request the endpoint turns away (queue
+full, queue timeout: `ServerRejectedError`) is counted as rejected, not retried: its thread
+pauses `REJECT_BACKOFF_S` and takes the next request.
 
     .venv/bin/python benchmarks/endpoint_batching.py [--requests 64] [--concurrency 16]
                                                      [--max-tokens 64]
@@ -19,30 +20,26 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import queue
-import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-import tritonclient.grpc as grpcclient
 from rich.console import Console
 from rich.table import Table
 from tokenizers import Tokenizer
-from tritonclient.utils import InferenceServerException
 
 from tritonsla.assets import write_default_model
-from tritonsla.profiles.loading import Deployment
+from tritonsla.bench.fixtures.serving import (
+    DEFAULT_MODEL,
+    DEPLOY,
+    script_parser,
+    served_repository,
+)
+from tritonsla.profiles.loading import Deployment, load_deployment
 from tritonsla.profiles.schema import Profile
-from tritonsla.repo.pipeline import render
-from tritonsla.server import ServerOptions, TritonServer, free_ports
+from tritonsla.routing import Replica, RequestError, ServerRejectedError, SlaClient, Timeout
 
-ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "deploy" / "cpu.yaml"
-MODEL_DIR = ROOT / "assets" / "tiny-gpt2"
 PROMPT = "The quick brown fox jumps over the lazy dog while the server streams."  # 33 tokens
 REJECT_BACKOFF_S = 0.05
 REQUEST_TIMEOUT_S = 300.0
@@ -81,89 +78,40 @@ class LoadResult:
         return [o.error for o in self.outcomes if o.error is not None and not o.rejected]
 
 
-def request_inputs(prompt: str, max_tokens: int) -> list[grpcclient.InferInput]:
-    """The ensemble's inputs for a streamed request."""
-    arrays = {
-        "text_input": np.array([[prompt.encode()]], dtype=object),
-        "max_tokens": np.array([[max_tokens]], dtype=np.int32),
-        "stream": np.array([[True]], dtype=bool),
-    }
-    inputs = []
-    for name, array in arrays.items():
-        dtype = "BYTES" if array.dtype == object else grpcclient.np_to_triton_dtype(array.dtype)
-        tensor = grpcclient.InferInput(name, list(array.shape), dtype)
-        tensor.set_data_from_numpy(array)
-        inputs.append(tensor)
-    return inputs
+def send(client: SlaClient, model: str, prompt: str, max_tokens: int) -> Outcome:
+    """One streamed request to `model` through the SDK, and what it got."""
+    try:
+        result = client.generate(prompt, model=model, max_tokens=max_tokens, stream=True)
+    except ServerRejectedError as error:
+        return Outcome(0, rejected=True, error=str(error))
+    except RequestError as error:
+        return Outcome(0 if error.result is None else len(error.result.chunks), error=str(error))
+    return Outcome(len(result.chunks) if result.output_tokens is None else result.output_tokens)
 
 
-def is_rejection(error: InferenceServerException) -> bool:
-    """Whether the endpoint turned the request away (full queue, queue timeout)."""
-    text = f"{error.status()} {error.message()}".lower()
-    return "unavailable" in text or "queue" in text or "timeout" in text
-
-
-class StreamClient:
-    """One gRPC connection with one open stream, sending requests one after another."""
-
-    def __init__(self, url: str) -> None:
-        self._client = grpcclient.InferenceServerClient(url)
-        self._responses: queue.Queue = queue.Queue()
-        self._client.start_stream(
-            callback=lambda result, error: self._responses.put((result, error))
-        )
-
-    def generate(self, model: str, inputs: list, request_id: str) -> Outcome:
-        """Send one request and count its streamed tokens until the final response."""
-        self._client.async_stream_infer(
-            model, inputs, request_id=request_id, enable_empty_final_response=True
-        )
-        tokens = 0
-        deadline = time.monotonic() + REQUEST_TIMEOUT_S
-        while True:
-            result, error = self._responses.get(timeout=max(0.1, deadline - time.monotonic()))
-            if error is not None:
-                return Outcome(tokens, rejected=is_rejection(error), error=str(error))
-            text = result.as_numpy("text_output")
-            if text is not None and text.size:
-                tokens += 1
-            final = result.get_response().parameters.get("triton_final_response")
-            if final is not None and final.bool_param:
-                return Outcome(tokens)
-
-    def close(self) -> None:
-        self._client.stop_stream(cancel_requests=True)
-        self._client.close()
-
-
-def run_load(url: str, model: str, concurrency: int, n_requests: int, inputs: list) -> LoadResult:
+def run_load(
+    client: SlaClient, model: str, concurrency: int, n_requests: int, args: argparse.Namespace
+) -> LoadResult:
     """Serve `n_requests` with `concurrency` closed-loop clients; time the whole run."""
-    clients = [StreamClient(url) for _ in range(concurrency)]
     numbers = itertools.count()
-    tag = uuid.uuid4().hex[:8]
 
-    def loop(client: StreamClient) -> list[Outcome]:
+    def loop(_: int) -> list[Outcome]:
         outcomes = []
-        while (i := next(numbers)) < n_requests:
-            outcomes.append(client.generate(model, inputs, f"{model}-{tag}-c{concurrency}-{i}"))
+        while next(numbers) < n_requests:
+            outcomes.append(send(client, model, args.prompt, args.max_tokens))
             if outcomes[-1].rejected:
                 time.sleep(REJECT_BACKOFF_S)
         return outcomes
 
-    try:
-        start = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            per_client = list(pool.map(loop, clients))
-        seconds = time.perf_counter() - start
-    finally:
-        for client in clients:
-            client.close()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        per_client = list(pool.map(loop, range(concurrency)))
+    seconds = time.perf_counter() - start
     return LoadResult(seconds, tuple(o for outcomes in per_client for o in outcomes))
 
 
-def measure(deployment: Deployment, url: str, args: argparse.Namespace) -> Table:
+def measure(client: SlaClient, deployment: Deployment, args: argparse.Namespace) -> Table:
     """tok/s at concurrency 1 and `args.concurrency` for each chosen profile's ensemble."""
-    inputs = request_inputs(args.prompt, args.max_tokens)
     high = args.concurrency
     table = Table(
         title=f"Output tokens/s per endpoint through tritonserver ({args.requests} requests of "
@@ -174,11 +122,11 @@ def measure(deployment: Deployment, url: str, args: argparse.Namespace) -> Table
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     for name, profile in chosen(deployment, args.profiles).items():
         model = f"{name}_ensemble"
-        warm = run_load(url, model, 1, 1, inputs)
+        warm = run_load(client, model, 1, 1, args)
         if warm.errors or warm.rejected:
             raise RuntimeError(f"{model} failed its warm-up request: {warm.outcomes[0].error}")
-        single = run_load(url, model, 1, args.requests, inputs)
-        batched = run_load(url, model, high, args.requests, inputs)
+        single = run_load(client, model, 1, args.requests, args)
+        batched = run_load(client, model, high, args.requests, args)
         for result in (single, batched):
             if result.errors:
                 raise RuntimeError(
@@ -228,7 +176,7 @@ def notes(profiles: dict[str, Profile], concurrency: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=64)
@@ -236,25 +184,19 @@ def main() -> None:
     parser.add_argument("--profiles", nargs="*", help="measure only these (default: all)")
     args = parser.parse_args()
 
-    write_default_model(MODEL_DIR)
+    write_default_model(DEFAULT_MODEL)
     args.prompt_tokens = len(
-        Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json")).encode(args.prompt)
+        Tokenizer.from_file(str(DEFAULT_MODEL / "tokenizer.json")).encode(args.prompt)
     )
     console = Console(width=max(Console().width, 110))
-    with tempfile.TemporaryDirectory(prefix="tritonsla-endpoint-bench-") as tmp:
-        repo = Path(tmp) / "model_repo"
-        deployment = render(DEPLOY, repo).deployment
-        http, grpc, metrics = free_ports(3)
-        options = ServerOptions(
-            model_repository=repo, http_port=http, grpc_port=grpc, metrics_port=metrics
-        )
-        server = TritonServer(options, log_file=Path(tmp) / "server.log", startup_timeout=240)
-        try:
-            with console.status("starting tritonserver"):
-                server.start()
-            table = measure(deployment, server.endpoints.grpc_address, args)
-        finally:
-            server.stop()
+    deployment = load_deployment(DEPLOY)
+    with ExitStack() as stack:
+        with console.status("starting tritonserver"):
+            endpoints = stack.enter_context(served_repository(echo_models=False))
+        replica = Replica(endpoints.grpc_address, endpoints.metrics_url)
+        timeout = Timeout(REQUEST_TIMEOUT_S)
+        client = SlaClient.from_deployment(deployment, replicas=[replica], timeout=timeout)
+        table = measure(stack.enter_context(client), deployment, args)
     console.print(table)
     for line in notes(chosen(deployment, args.profiles), args.concurrency):
         console.print(f"- {line}")

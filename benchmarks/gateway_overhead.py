@@ -19,22 +19,23 @@ idle over the same time (its SDK polls the server's load in the background).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx2
-from harness import DEPLOY, served_repository
 from rich.console import Console
 from rich.table import Table
 
+from tritonsla.bench.fixtures.serving import (
+    DEPLOY,
+    gateway_process,
+    script_parser,
+    served_repository,
+)
 from tritonsla.routing import AsyncSlaClient
 from tritonsla.server import free_ports
 
@@ -51,35 +52,6 @@ def cpu_s(pid: int) -> float:
     """User + system CPU seconds of process `pid` (utime and stime of /proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def start_gateway(grpc_address: str, port: int) -> subprocess.Popen:
-    """`tritonsla gateway` in its own process; returns once /health/ready says ready."""
-    command = [
-        sys.executable,
-        "-m",
-        "tritonsla.cli.main",
-        "gateway",
-        "--deploy",
-        str(DEPLOY),
-        "--replica",
-        grpc_address,
-        "--port",
-        str(port),
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "TRITONSLA_API_KEY"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the gateway exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the gateway was not ready within 60 s")
 
 
 async def direct_ttft(client: AsyncSlaClient) -> float:
@@ -183,19 +155,15 @@ async def measure(grpc_address: str, gateway_pid: int, port: int, args) -> Table
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--requests", type=int, default=200, help="per path and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     args = parser.parse_args()
     console = Console(width=150)
     with served_repository() as endpoints:
         (port,) = free_ports(1)
-        gateway = start_gateway(endpoints.grpc_address, port)
-        try:
+        with gateway_process(endpoints.grpc_address, port) as gateway:
             table = asyncio.run(measure(endpoints.grpc_address, gateway.pid, port, args))
-        finally:
-            gateway.terminate()
-            gateway.wait(30)
     console.print(table)
     console.print(
         f"target: under {TARGET_MS:g} ms added at p50. CPU/request: the gateway process's "

@@ -10,7 +10,7 @@ same load: /v1/chat/completions streaming, one class (`--sla`, by the x-sla-clas
 the concurrency (or, with `--request-rate`, constant open-loop arrivals at that rate, so that
 both clients offer the server the same arrival times), a few warm-up requests. Prints the
 medians over rounds of TTFT, inter-token and request latency, output token and request
-throughput, and ours/aiperf ratios (issue 12 asks for TTFT and throughput within 10%: ratios in
+throughput, and ours/aiperf ratios (the aim is TTFT and throughput within 10%: ratios in
 0.90..1.10). Beside each client's own numbers, the gateway's TTFT histogram over each run (mean
 from its sum and count, p50 from its buckets, warm-up included) says what the server side saw,
 so a difference between the clients can be placed: in the server's answer to each client's
@@ -25,7 +25,6 @@ or name its binary in AIPERF. Both read the same export shape: ours writes genai
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -33,22 +32,25 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tritonsla.assets import write_default_model
+from tritonsla.bench.fixtures.serving import (
+    DEFAULT_MODEL,
+    DEPLOY,
+    ROOT,
+    gateway_process,
+    script_parser,
+    served_repository,
+)
 from tritonsla.monitor.scrape import Scrape, merge, parse_samples
 from tritonsla.monitor.sources import fetch_text
 from tritonsla.monitor.window import histogram_delta, quantile
-from tritonsla.repo.pipeline import render
-from tritonsla.server import ServerOptions, TritonServer, free_ports
+from tritonsla.server import free_ports
 
-ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "deploy" / "cpu.yaml"
-TOKENIZER = ROOT / "assets" / "tiny-gpt2"
+TOKENIZER = DEFAULT_MODEL
+"""aiperf counts tokens with the served model's own tokenizer."""
 AIPERF = Path(os.environ.get("AIPERF", ROOT / ".cache" / "aiperf-venv" / "bin" / "aiperf"))
 INPUT_TOKENS = OUTPUT_TOKENS = 32
 WARMUP = 4
@@ -66,47 +68,12 @@ LOW, HIGH = 0.9, 1.1
 
 
 @contextmanager
-def served_gateway() -> Iterator[str]:
+def served_gateway(log_dir: Path) -> Iterator[str]:
     """tritonserver (deploy/cpu.yaml) and the gateway in front; yields the gateway's URL."""
-    write_default_model(TOKENIZER)
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "model_repo"
-        render(DEPLOY, repo)
-        http, grpc, metrics, port = free_ports(4)
-        options = ServerOptions(
-            model_repository=repo, http_port=http, grpc_port=grpc, metrics_port=metrics
-        )
-        server = TritonServer(options, log_file=Path(tmp) / "server.log", startup_timeout=240)
-        with server:
-            command = [
-                sys.executable, "-m", "tritonsla.cli.main", "gateway", "--deploy", str(DEPLOY),
-                "--replica", server.endpoints.grpc_address, "--port", str(port),
-            ]  # fmt: skip
-            log = (Path(tmp) / "gateway.log").open("w")
-            gateway = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(url, gateway)
-                yield url
-            finally:
-                gateway.terminate()
-                gateway.wait(timeout=30)
-                log.close()
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the gateway exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the gateway at {url} was not ready within {timeout:g} s")
+    with served_repository(echo_models=False) as endpoints:
+        (port,) = free_ports(1)
+        with gateway_process(endpoints.grpc_address, port, log_file=log_dir / "gateway.log"):
+            yield f"http://127.0.0.1:{port}"
 
 
 def load_flags(concurrency: int, rate: float | None, aiperf: bool) -> list[str]:
@@ -181,7 +148,7 @@ def median(rows: list[dict[str, float | None]], label: str) -> float | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--requests", type=int, default=60, help="measured requests per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--concurrency", type=int, default=4)
@@ -195,7 +162,7 @@ def main() -> int:
         return 2
     ours: list[dict] = []
     theirs: list[dict] = []
-    with served_gateway() as url, tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, served_gateway(Path(tmp)) as url:
         for number in range(args.rounds):
             base = Path(tmp) / f"round{number}"
             for runner, rows, name in ((run_ours, ours, "ours"), (run_aiperf, theirs, "ai")):

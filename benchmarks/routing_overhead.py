@@ -12,7 +12,6 @@ asyncio client writes on its stream).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tritonsla.bench.fixtures.serving import script_parser
 from tritonsla.profiles.loading import load_deployment
 from tritonsla.routing.call import make_call
 from tritonsla.routing.policy import RouteRequest
@@ -51,7 +51,7 @@ def summary(samples: list[int]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--decisions", type=int, default=100_000)
     parser.add_argument("--deploy", type=Path, default=Path("deploy/cpu.yaml"))
     args = parser.parse_args()
