@@ -79,21 +79,20 @@ TOPOLOGIES = (
 DEMO_CAPACITY = CapacitySettings(
     start_rps=4.0,
     max_rps=64.0,
-    probe_seconds=20.0,
-    min_probe_requests=60,
+    probe_seconds=15.0,
+    min_probe_requests=45,
     warmup_requests=6,
     stop_in_flight_s=15.0,
 )
-"""Probes of 20 s (at least 60 requests): three searches of 6-13 probes each, confirmations
-included, take 12-13 minutes here, with thirds large enough for the drift test to see trends,
-not noise. A probe stops early only past 15 s of offered load in
-flight: the demo's batch jobs take 5-8 s when the server keeps up, so the default 5 s stopped
-sustainable probes."""
+"""Probes of 15 s (at least 45 requests, ~21 s with warm-up and drain): three searches of 5-9
+probes each, confirmations included, take 8-10 minutes here. A probe stops early only past 15 s
+of offered load in flight: the demo's batch jobs take 5-8 s when the server keeps up, so the
+default 5 s stopped sustainable probes."""
 
 
-REFINE_FACTOR = 1.25
-"""Bracket step of the searches after the first: from a capacity already found, a 25% bracket
-needs three bisections to reach 5%, a 2x bracket five."""
+REFINE_FACTOR = 1.2
+"""Bracket step of the searches after the first: from a capacity already found, a 20% bracket
+needs two bisections to reach 5%, a 2x bracket five."""
 
 
 OWNER = "tritonsla demo"
@@ -102,7 +101,7 @@ OWNER = "tritonsla demo"
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take 12-13 minutes on two cores."""
+    """What the demo runs; the defaults take 8-10 minutes on two cores."""
 
     out: Path = Path("reports/demo")
     topologies: tuple[Topology, ...] = TOPOLOGIES
