@@ -29,7 +29,7 @@ from tritonsla.routing import Replica, SlaClient
 from tritonsla.server import ServerOptions, TritonServer, free_ports, restricted_headers
 from tritonsla.server.command import EXPOSED_RESTRICTED
 from tritonsla.server.probe import is_ready
-from tritonsla.server.procfs import PROC, group_members, stop_group
+from tritonsla.server.process import PROC, group_members, stop_group
 
 pytestmark = pytest.mark.integration
 

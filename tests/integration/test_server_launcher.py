@@ -30,7 +30,7 @@ from tritonsla.server import (
     restricted_headers,
     stop_detached,
 )
-from tritonsla.server.procfs import PROC, group_members, process_alive, stop_group
+from tritonsla.server.process import PROC, group_members, process_alive, stop_group
 from tritonsla.server.state import state_path
 
 pytestmark = pytest.mark.integration

@@ -39,8 +39,8 @@ from tritonsla.server import (
     stop_detached,
 )
 from tritonsla.server.command import ADMIN_KEY_HEADER, exposure_warning
-from tritonsla.server.locations import default_run_dir
-from tritonsla.server.startup import failure_report
+from tritonsla.server.install import default_run_dir
+from tritonsla.server.probe import failure_report
 from tritonsla.server.state import write_private
 
 POLL_SECONDS = 0.5

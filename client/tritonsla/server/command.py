@@ -1,20 +1,31 @@
-"""tritonserver and mpirun command lines, built as `list[str]` from typed options.
+"""How one tritonserver starts, as data: its command line, its environment and the launch plan.
 
-Flag names and value formats are those of tritonserver 2.51 (`tritonserver --help`). Every flag
-is one `--name=value` token, so no value is ever split or re-joined, and falsy values (port 0,
-`--log-verbose=0`, `false`) are written out, never dropped. No `--log-file`: the launcher
-captures the server's console (tritonserver logs to stderr), Python models' prints included.
+- argv: tritonserver and mpirun command lines, built as `list[str]` from typed options. Flag names
+  and value formats are those of tritonserver 2.51 (`tritonserver --help`). Every flag is one
+  `--name=value` token, so no value is ever split or re-joined, and falsy values (port 0,
+  `--log-verbose=0`, `false`) are written out, never dropped. No `--log-file`: the launcher
+  captures the server's console (tritonserver logs to stderr), Python models' prints included.
+- environment (pure: parent env in, new env out): LD_LIBRARY_PATH starts with the install's
+  library folders (the wheel's nvidia_pytriton.libs); PATH starts with the folder of the running
+  Python, because the Python backend stub takes its prefix, and so the venv's packages, from the
+  `python3` it finds on PATH (use the folder of `sys.executable` as it is, not resolved:
+  resolving a venv's symlink leaves the venv); BLAS thread caps, so several CPU engine
+  processes do not oversubscribe the cores.
+- `plan_launch`: everything needed to start one server, computed without side effects.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from tritonsla.errors import ServerError
+from tritonsla.server.install import TritonInstall
 from tritonsla.server.ports import Endpoints
 
 ModelControlMode = Literal["none", "explicit"]
@@ -279,4 +290,83 @@ def exposure_warning(options: ServerOptions) -> str | None:
         f"Restricted to holders of the key (header `{ADMIN_KEY_HEADER}`): {restricted}. "
         "tritonserver takes the key on its command line, which other users of this machine can "
         "read (ps); put the server behind an authenticating proxy or firewall for real use"
+    )
+
+
+# --- the environment tritonserver runs in ---------------------------------------------------------
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _prepend(entries: Sequence[Path], current: str | None) -> str:
+    first = [str(entry) for entry in entries]
+    rest = [item for item in (current or "").split(os.pathsep) if item and item not in first]
+    return os.pathsep.join(first + rest)
+
+
+def server_environment(
+    base: Mapping[str, str],
+    *,
+    python_bin: Path,
+    library_dirs: Sequence[Path] = (),
+    blas_threads: int = 1,
+) -> dict[str, str]:
+    """`base` with PATH, LD_LIBRARY_PATH and the BLAS thread caps set for tritonserver."""
+    if blas_threads < 1:
+        raise ServerError(f"`blas_threads` is {blas_threads}; allowed: 1 or more")
+    env = dict(base)
+    env["PATH"] = _prepend([python_bin], base.get("PATH"))
+    if library_dirs:
+        env["LD_LIBRARY_PATH"] = _prepend(library_dirs, base.get("LD_LIBRARY_PATH"))
+    for name in BLAS_THREAD_VARIABLES:
+        env[name] = str(blas_threads)
+    return env
+
+
+# --- the launch plan: argv, environment and files of one start ------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """argv, environment and files of one server start."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    endpoints: Endpoints
+    admin_key: str | None
+    model_repository: Path
+    log_file: Path
+    """Receives the server's stdout and stderr (tritonserver logs to stderr)."""
+
+
+def plan_launch(
+    options: ServerOptions,
+    install: TritonInstall,
+    *,
+    log_file: Path,
+    base_env: Mapping[str, str],
+    python_bin: Path,
+    parallelism: Parallelism | None = None,
+    blas_threads: int = 1,
+) -> LaunchPlan:
+    """Plan a start of `install` serving `options`; see `server_environment` for the env."""
+    argv = server_argv(
+        options,
+        executable=install.executable,
+        backend_directory=install.backend_directory,
+        parallelism=parallelism,
+    )
+    env = server_environment(
+        base_env,
+        python_bin=python_bin,
+        library_dirs=install.library_dirs,
+        blas_threads=blas_threads,
+    )
+    return LaunchPlan(
+        argv=tuple(argv),
+        env=env,
+        endpoints=options.endpoints,
+        admin_key=options.admin_key,
+        model_repository=options.model_repository,
+        log_file=log_file,
     )

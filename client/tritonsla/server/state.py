@@ -17,15 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from tritonsla.errors import ServerError
-from tritonsla.server.binary import TritonInstall
 from tritonsla.server.command import Parallelism, ServerOptions
-from tritonsla.server.locations import default_run_dir
+from tritonsla.server.install import TritonInstall, default_run_dir
 from tritonsla.server.ports import Endpoints
-from tritonsla.server.probe import ModelEntry, is_ready, repository_index
-from tritonsla.server.process import DEFAULT_STARTUP_TIMEOUT, prepare_launch
-from tritonsla.server.procfs import child_exit_code, process_alive, read_stat, stop_group
-from tritonsla.server.spawn import spawn_detached
-from tritonsla.server.startup import ProgressHook, wait_until_ready
+from tritonsla.server.probe import (
+    ModelEntry,
+    ProgressHook,
+    is_ready,
+    repository_index,
+    wait_until_ready,
+)
+from tritonsla.server.process import (
+    DEFAULT_STARTUP_TIMEOUT,
+    child_exit_code,
+    prepare_launch,
+    process_alive,
+    read_stat,
+    spawn_detached,
+    stop_group,
+)
 
 STATE_FILE_NAME = "server.json"
 LOG_FILE_NAME = "tritonserver.log"

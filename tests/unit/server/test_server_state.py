@@ -12,7 +12,7 @@ import pytest
 from tritonsla.errors import ServerError
 from tritonsla.server.command import ServerOptions
 from tritonsla.server.ports import Endpoints, free_ports
-from tritonsla.server.procfs import read_stat
+from tritonsla.server.process import read_stat
 from tritonsla.server.state import (
     ServerState,
     read_state,

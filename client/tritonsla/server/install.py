@@ -1,8 +1,10 @@
-"""Finding tritonserver: on PATH (GPU machines, NGC container) or bundled in nvidia-pytriton.
+"""Where tritonserver is and where its files go: on PATH (GPU machines, NGC container) or
+bundled in nvidia-pytriton, and the cache folders the launcher uses.
 
 The bundled server needs a backends folder holding `python/` with the Python backend library,
-its utils module and the stub built for the running Python (DESIGN §7). It is prepared once per
-Python version under the cache dir, built in a temporary folder and renamed into place.
+its utils module and the stub built for the running Python. It is prepared once per
+Python version under the cache dir, built in a temporary folder and renamed into place. The cache
+dir is the project's `.cache/` in a checkout, else the user cache.
 """
 
 from __future__ import annotations
@@ -17,12 +19,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tritonsla.errors import ServerError
-from tritonsla.server.locations import default_backends_dir
 
 SETUP_HINT = (
     "Run `./build.sh setup`, or install the server extra: pip install 'triton-sla[server]' "
     "(nvidia-pytriton==0.7.0)"
 )
+
+
+def project_root() -> Path | None:
+    """The checkout this package runs from (editable install), or None when installed."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def cache_dir() -> Path:
+    """`<project>/.cache`, or `$XDG_CACHE_HOME/triton-sla` outside a checkout."""
+    root = project_root()
+    if root is not None:
+        return root / ".cache"
+    user_cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(user_cache) / "triton-sla"
+
+
+def default_backends_dir() -> Path:
+    """Where the bundled tritonserver's backends folder is prepared."""
+    return cache_dir() / "triton-backends"
+
+
+def default_run_dir() -> Path:
+    """Where a detached server keeps its state file and log."""
+    return cache_dir() / "run"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Waiting for readiness, and the report of a failed start."""
+"""Waiting for readiness, with a spinner, and the report of a failed start."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from rich.console import Console
 
 from tritonsla.errors import ServerError
-from tritonsla.server.progress import startup_spinner
-from tritonsla.server.startup import failure_report, wait_until_ready
+from tritonsla.server.probe import failure_report, startup_spinner, wait_until_ready
 
 TABLE = "".join(f"| option {n} | value |\n" for n in range(40))
 

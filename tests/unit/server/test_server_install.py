@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tritonsla.errors import ServerError
-from tritonsla.server import binary
-from tritonsla.server.binary import (
+from tritonsla.server import install as install_module
+from tritonsla.server.install import (
     PyTritonLayout,
     check_libpython,
     find_tritonserver,
@@ -69,7 +69,7 @@ def test_changed_source_replaces_the_copy(tmp_path: Path) -> None:
 
 def test_bundled_server_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     layout = fake_wheel(tmp_path / "site")
-    monkeypatch.setattr(binary, "_pytriton_layout", lambda: layout)
+    monkeypatch.setattr(install_module, "_pytriton_layout", lambda: layout)
     install = find_tritonserver(
         backends_dir=tmp_path / "backends", search_path=str(tmp_path / "empty")
     )
@@ -91,7 +91,7 @@ def test_tritonserver_on_path_wins(tmp_path: Path) -> None:
 
 
 def test_missing_wheel_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(binary.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(install_module.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ServerError, match=r"not on PATH and nvidia-pytriton is not installed"):
         find_tritonserver(search_path=os.devnull)
     with pytest.raises(ServerError, match=r"`\./build\.sh setup`"):
@@ -100,7 +100,7 @@ def test_missing_wheel_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_missing_stub_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     layout = fake_wheel(tmp_path / "site", with_stub=False)
-    monkeypatch.setattr(binary, "_pytriton_layout", lambda: layout)
+    monkeypatch.setattr(install_module, "_pytriton_layout", lambda: layout)
     stub = layout.backend_files(VERSION)["triton_python_backend_stub"]
     with pytest.raises(ServerError, match=f"incomplete for Python {VERSION_TEXT}: missing {stub}"):
         find_tritonserver(backends_dir=tmp_path / "backends", search_path=os.devnull)
@@ -113,7 +113,7 @@ def test_libpython_in_wheel_libs_is_enough(tmp_path: Path) -> None:
 
 
 def test_missing_libpython_says_apt_get(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(binary.ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(install_module.ctypes.util, "find_library", lambda name: None)
     with pytest.raises(
         ServerError, match=r"needs libpython3\.11\.so\.1\.0.*`apt-get install libpython3\.11`"
     ):
