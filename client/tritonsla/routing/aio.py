@@ -11,33 +11,30 @@ One gRPC channel per replica. `generate` requests share one long-lived stream pe
 what lets a load generator keep up with a fast server. `stream` requests, read chunk by chunk and
 often closed early, each get their own gRPC stream. Either way a request ended early (its task
 cancelled, its timeout, its stream closed) is stopped at its engine with TensorRT-LLM's `stop`.
+The connection of a replica out of rotation (down, suspect, or dropped by discovery) is retired:
+closed once the requests on it have ended.
+
+Construction and the attempt loop are shared with the twin (`tritonsla.routing.base`,
+`tritonsla.routing.attempts`); this module is the asyncio transport.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
-from pathlib import Path
-from types import TracebackType
 
 from typing_extensions import Unpack
 
-from tritonsla.profiles.loading import Deployment, load_deployment
-from tritonsla.routing.call import Call, CallOptions, failed, make_call
-from tritonsla.routing.errors import (
-    ReplicaUnavailableError,
-    RequestError,
-    ServerRejectedError,
-    TotalTimeoutError,
-)
-from tritonsla.routing.monitor import DEFAULT_INTERVAL_S, Monitor, run_monitor
+from tritonsla.routing.attempts import Attempts
+from tritonsla.routing.base import BaseSlaClient, BaseTokenStream, ClientOptions
+from tritonsla.routing.call import Call, CallOptions, make_call
+from tritonsla.routing.errors import TotalTimeoutError
+from tritonsla.routing.monitor import run_monitor
 from tritonsla.routing.policy import Decision
 from tritonsla.routing.request import build_request
 from tritonsla.routing.result import Chunk, GenerationResult, Recorder
-from tritonsla.routing.router import Router
 from tritonsla.routing.streams import Connection, Exchange
-from tritonsla.routing.table import EndpointTable, Replica, Target
-from tritonsla.routing.timeout import DEFAULT_TIMEOUT, Timeout
+from tritonsla.routing.table import EndpointTable
 from tritonsla.routing.transport import open_channel
 
 
@@ -84,71 +81,15 @@ class _Connections:
         await asyncio.gather(*self._retiring, return_exceptions=True)
 
 
-class AsyncSlaClient:
+class AsyncSlaClient(BaseSlaClient):
     """Routes each request to its SLA class's endpoint and streams the answer back (asyncio)."""
 
-    def __init__(
-        self,
-        table: EndpointTable,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        default_sla: str | None = None,
-        batch_sla: str | None = None,
-        poll_interval: float = DEFAULT_INTERVAL_S,
-    ) -> None:
-        self.router = Router(table, default_sla=default_sla, batch_sla=batch_sla)
-        self.timeout = timeout
+    def __init__(self, table: EndpointTable, **options: Unpack[ClientOptions]) -> None:
+        super().__init__(table, **options)
         self._connections = _Connections()
-        self._monitor = Monitor(self.router, poll_interval, on_gone=self._replica_gone)
         self._monitor_task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._revival: asyncio.Future[bool] | None = None
-
-    @classmethod
-    def from_deploy(
-        cls,
-        deploy: str | Path,
-        sets: list[str] | None = None,
-        *,
-        target: Target = "bls",
-        replicas: list[Replica | str] | None = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        default_sla: str | None = None,
-        batch_sla: str | None = None,
-        poll_interval: float = DEFAULT_INTERVAL_S,
-    ) -> AsyncSlaClient:
-        """A client of the deploy file's endpoints (`sets` as `--set`; `replicas` overrides)."""
-        return cls.from_deployment(
-            load_deployment(Path(deploy), sets),
-            target=target,
-            replicas=replicas,
-            timeout=timeout,
-            default_sla=default_sla,
-            batch_sla=batch_sla,
-            poll_interval=poll_interval,
-        )
-
-    @classmethod
-    def from_deployment(
-        cls,
-        deployment: Deployment,
-        *,
-        target: Target = "bls",
-        replicas: list[Replica | str] | None = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        default_sla: str | None = None,
-        batch_sla: str | None = None,
-        poll_interval: float = DEFAULT_INTERVAL_S,
-    ) -> AsyncSlaClient:
-        """A client of a loaded Deployment's endpoints."""
-        table = EndpointTable.from_deployment(deployment, target=target, replicas=replicas)
-        return cls(
-            table,
-            timeout=timeout,
-            default_sla=default_sla,
-            batch_sla=batch_sla,
-            poll_interval=poll_interval,
-        )
 
     async def generate(self, prompt: str, **options: Unpack[CallOptions]) -> GenerationResult:
         """Send `prompt` and wait for the whole answer; raises a RequestError on failure."""
@@ -171,11 +112,14 @@ class AsyncSlaClient:
                 run_monitor(self._monitor), name="tritonsla-monitor"
             )
 
+    def _drop(self, address: str) -> None:
+        """Retire the connection of `address`: a new channel for the next request there."""
+        self._connections.retire(address)
+
     def _replica_gone(self, address: str) -> None:
-        """Discovery dropped `address` (called from the monitor's thread): retire its
-        connection once the requests still on it end."""
+        """Discovery dropped `address` (called from the monitor's thread)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._connections.retire, address)
+            self._loop.call_soon_threadsafe(self._drop, address)
 
     async def aclose(self) -> None:
         """Stop the background monitor and close every connection."""
@@ -189,74 +133,37 @@ class AsyncSlaClient:
         self._start_monitor()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # --- one call ----------------------------------------------------------------------------
-    async def _run(
-        self, call: Call, answer: AsyncTokenStream, incremental: bool
-    ) -> AsyncGenerator[Chunk, None]:
+    async def _run(self, attempts: Attempts, incremental: bool) -> AsyncGenerator[Chunk, None]:
         """Attempts until one succeeds: fail over while no chunk has arrived.
 
-        `incremental`: yield chunks as they arrive; otherwise yield nothing and set the result.
+        `incremental`: yield chunks as they arrive; otherwise yield nothing (the chunks are in
+        the result).
         """
-        tried: set[str] = set()
-        recorder: Recorder | None = None
-        last: RequestError | None = None
-        revived = False  # once per call: probe replicas held out when none is left
-        while True:
-            try:
-                decision = self.router.decide(call.route, call.pin, frozenset(tried))
-            except RequestError as error:
-                if isinstance(error, ReplicaUnavailableError) and not revived:
-                    revived = True
-                    if call.remaining_s() > 0 and await self._revive(call.remaining_s()):
-                        continue
-                if isinstance(last, ServerRejectedError):  # alive but full: say so
-                    raise failed(last, recorder) from None
-                raise failed(error, recorder) from last
-            recorder = Recorder(
-                decision, call.request.request_id, call.request.stream, len(tried) + 1
-            )
-            self.router.started(decision)
-            exchange: Exchange | None = None
-            try:
-                exchange = await self._send(call, decision, recorder, incremental)
-                read = 0
-                while True:
-                    chunks = recorder.chunks
-                    while incremental and read < len(chunks):
-                        yield chunks[read]
-                        read += 1
-                    if exchange.finished:
-                        break
-                    await exchange.wait()
-            except RequestError as error:
-                retry = self.router.attempt_failed(
-                    decision, error, bool(recorder.chunks), first_token_s=call.timeout.first_token
-                )
-                address = decision.replica.address
-                if not self.router.health.is_up(address):  # down or suspect: a new channel
-                    self._connections.retire(address)
-                tried.add(address)
-                if not retry or recorder.chunks or call.remaining_s() <= 0:
-                    raise failed(error, recorder) from None
-                last = error
+        call = attempts.call
+        while attempts.result is None:
+            decision = attempts.next()
+            if decision is None:  # every replica held out: probe them once, then route again
+                attempts.revived(await self._revive(call.remaining_s()))
                 continue
-            except BaseException:
-                self.router.finished(decision, None)
-                raise
-            finally:
-                if exchange is not None and not exchange.finished:
-                    exchange.abandon()
-            answer.result = recorder.result(self.router.output_tokens(recorder))
-            self.router.finished(decision, answer.result)
-            return
+            with attempts.outcome() as recorder:
+                exchange = await self._send(call, decision, recorder, incremental)
+                try:
+                    read = 0
+                    while True:
+                        chunks = recorder.chunks
+                        while incremental and read < len(chunks):
+                            yield chunks[read]
+                            read += 1
+                        if exchange.finished:
+                            break
+                        await exchange.wait()
+                finally:
+                    if not exchange.finished:
+                        exchange.abandon()
 
     async def _revive(self, budget_s: float) -> bool:
         """Router.revive in a worker thread, one round shared by every request awaiting it."""
@@ -295,7 +202,7 @@ class AsyncSlaClient:
         return exchange
 
 
-class AsyncTokenStream:
+class AsyncTokenStream(BaseTokenStream):
     """The chunks of one call as they arrive; `result` is set once the answer is complete.
 
     Use with `async with` or call `aclose()`: closing before the end (or cancelling the task)
@@ -305,19 +212,9 @@ class AsyncTokenStream:
     """
 
     def __init__(self, client: AsyncSlaClient, call: Call, *, incremental: bool = True) -> None:
-        self.call = call
-        self._result: GenerationResult | None = None
-        self._chunks = client._run(call, self, incremental)
-
-    @property
-    def result(self) -> GenerationResult:
-        if self._result is None:
-            raise RuntimeError("the stream has not finished; iterate it to the end first")
-        return self._result
-
-    @result.setter
-    def result(self, value: GenerationResult) -> None:
-        self._result = value
+        attempts = client._attempts(call)
+        super().__init__(attempts)
+        self._chunks = client._run(attempts, incremental)
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks
@@ -329,10 +226,5 @@ class AsyncTokenStream:
     async def __aenter__(self) -> AsyncTokenStream:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -11,7 +11,11 @@ its own gRPC stream on it. A request abandoned before its end (a timeout, a stre
 an exception in the caller) is stopped at its engine with TensorRT-LLM's `stop`, sent on that
 stream in the background (`_Stopper`): Triton 2.51 does not pass a cancelled call on to the engine
 behind an ensemble. Only when no final response comes within the stop schedule is the stream
-cancelled.
+cancelled. The idle connections of a replica out of rotation (down, suspect, or dropped by
+discovery) are closed.
+
+Construction and the attempt loop are shared with the twin (`tritonsla.routing.base`,
+`tritonsla.routing.attempts`); this module is the blocking transport.
 """
 
 from __future__ import annotations
@@ -20,23 +24,16 @@ import queue
 import threading
 import time
 from collections.abc import Generator, Iterator
-from pathlib import Path
-from types import TracebackType
 
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 from typing_extensions import Unpack
 
-from tritonsla.profiles.loading import Deployment, load_deployment
-from tritonsla.routing.call import Call, CallOptions, failed, make_call
-from tritonsla.routing.errors import (
-    FirstTokenTimeoutError,
-    ReplicaUnavailableError,
-    RequestError,
-    ServerRejectedError,
-    TotalTimeoutError,
-)
-from tritonsla.routing.monitor import DEFAULT_INTERVAL_S, Monitor, MonitorThread
+from tritonsla.routing.attempts import Attempts
+from tritonsla.routing.base import BaseSlaClient, BaseTokenStream, ClientOptions
+from tritonsla.routing.call import Call, CallOptions, make_call
+from tritonsla.routing.errors import FirstTokenTimeoutError, TotalTimeoutError
+from tritonsla.routing.monitor import MonitorThread
 from tritonsla.routing.policy import Decision
 from tritonsla.routing.request import (
     STOP_RESEND_DELAYS_S,
@@ -47,9 +44,7 @@ from tritonsla.routing.request import (
     stop_inputs,
 )
 from tritonsla.routing.result import Chunk, GenerationResult, Recorder
-from tritonsla.routing.router import Router
-from tritonsla.routing.table import EndpointTable, Replica, Target
-from tritonsla.routing.timeout import DEFAULT_TIMEOUT, Timeout
+from tritonsla.routing.table import EndpointTable
 from tritonsla.routing.transport import classify, connect
 
 STOP_SPAN_S = sum(STOP_RESEND_DELAYS_S) + 1.0
@@ -75,6 +70,13 @@ class _Pool:
     def release(self, address: str, client: grpcclient.InferenceServerClient) -> None:
         with self._lock:
             self._idle.setdefault(address, []).append(client)
+
+    def discard(self, address: str) -> None:
+        """Close the idle connections of `address` (those in use are released as usual)."""
+        with self._lock:
+            clients = self._idle.pop(address, [])
+        for client in clients:
+            client.close()
 
     def close(self) -> None:
         with self._lock:
@@ -178,69 +180,14 @@ class _Stopper:
             thread.join()
 
 
-class SlaClient:
+class SlaClient(BaseSlaClient):
     """Routes each request to its SLA class's endpoint and streams the answer back."""
 
-    def __init__(
-        self,
-        table: EndpointTable,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        default_sla: str | None = None,
-        batch_sla: str | None = None,
-        poll_interval: float = DEFAULT_INTERVAL_S,
-    ) -> None:
-        self.router = Router(table, default_sla=default_sla, batch_sla=batch_sla)
-        self.timeout = timeout
+    def __init__(self, table: EndpointTable, **options: Unpack[ClientOptions]) -> None:
+        super().__init__(table, **options)
         self._pool = _Pool()
         self._stopper = _Stopper(self._pool)
-        self._monitor = MonitorThread(Monitor(self.router, poll_interval))
-
-    @classmethod
-    def from_deploy(
-        cls,
-        deploy: str | Path,
-        sets: list[str] | None = None,
-        *,
-        target: Target = "bls",
-        replicas: list[Replica | str] | None = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        default_sla: str | None = None,
-        batch_sla: str | None = None,
-        poll_interval: float = DEFAULT_INTERVAL_S,
-    ) -> SlaClient:
-        """A client of the deploy file's endpoints (`sets` as `--set`; `replicas` overrides)."""
-        return cls.from_deployment(
-            load_deployment(Path(deploy), sets),
-            target=target,
-            replicas=replicas,
-            timeout=timeout,
-            default_sla=default_sla,
-            batch_sla=batch_sla,
-            poll_interval=poll_interval,
-        )
-
-    @classmethod
-    def from_deployment(
-        cls,
-        deployment: Deployment,
-        *,
-        target: Target = "bls",
-        replicas: list[Replica | str] | None = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        default_sla: str | None = None,
-        batch_sla: str | None = None,
-        poll_interval: float = DEFAULT_INTERVAL_S,
-    ) -> SlaClient:
-        """A client of a loaded Deployment's endpoints."""
-        table = EndpointTable.from_deployment(deployment, target=target, replicas=replicas)
-        return cls(
-            table,
-            timeout=timeout,
-            default_sla=default_sla,
-            batch_sla=batch_sla,
-            poll_interval=poll_interval,
-        )
+        self._monitor_thread = MonitorThread(self._monitor)
 
     def generate(self, prompt: str, **options: Unpack[CallOptions]) -> GenerationResult:
         """Send `prompt` and wait for the whole answer; raises a RequestError on failure."""
@@ -253,62 +200,32 @@ class SlaClient:
         """Send `prompt`; iterate the returned TokenStream for chunks as they arrive."""
         return TokenStream(self, make_call(prompt, self.timeout, **options))
 
+    def _drop(self, address: str) -> None:
+        self._pool.discard(address)
+
     def close(self) -> None:
         """Stop the background monitor, end stops under way, close every connection."""
-        self._monitor.close()
+        self._monitor_thread.close()
         self._stopper.close()
         self._pool.close()
 
     def __enter__(self) -> SlaClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # --- one call ----------------------------------------------------------------------------
-    def _run(self, call: Call, stream: TokenStream) -> Generator[Chunk, None, None]:
+    def _run(self, attempts: Attempts) -> Generator[Chunk, None, None]:
         """Attempts until one succeeds: fail over while no chunk has reached the caller."""
-        tried: set[str] = set()
-        recorder: Recorder | None = None
-        last: RequestError | None = None
-        revived = False  # once per call: probe replicas held out when none is left
-        while True:
-            try:
-                decision = self.router.decide(call.route, call.pin, frozenset(tried))
-            except RequestError as error:
-                if isinstance(error, ReplicaUnavailableError) and not revived:
-                    revived = True
-                    if call.remaining_s() > 0 and self.router.revive(call.remaining_s()):
-                        continue
-                if isinstance(last, ServerRejectedError):  # alive but full: say so
-                    raise failed(last, recorder) from None
-                raise failed(error, recorder) from last
-            recorder = Recorder(
-                decision, call.request.request_id, call.request.stream, len(tried) + 1
-            )
-            self.router.started(decision)
-            try:
-                yield from self._attempt(call, decision, recorder)
-            except RequestError as error:
-                retry = self.router.attempt_failed(
-                    decision, error, bool(recorder.chunks), first_token_s=call.timeout.first_token
-                )
-                tried.add(decision.replica.address)
-                if not retry or recorder.chunks or call.remaining_s() <= 0:
-                    raise failed(error, recorder) from None
-                last = error
+        call = attempts.call
+        while attempts.result is None:
+            decision = attempts.next()
+            if decision is None:  # every replica held out: probe them once, then route again
+                attempts.revived(self.router.revive(call.remaining_s()))
                 continue
-            except BaseException:
-                self.router.finished(decision, None)
-                raise
-            stream.result = recorder.result(self.router.output_tokens(recorder))
-            self.router.finished(decision, stream.result)
-            return
+            with attempts.outcome() as recorder:
+                yield from self._attempt(call, decision, recorder)
 
     def _attempt(
         self, call: Call, decision: Decision, recorder: Recorder
@@ -373,7 +290,7 @@ class SlaClient:
                     self._pool.release(address, client)
 
 
-class TokenStream:
+class TokenStream(BaseTokenStream):
     """The chunks of one call as they arrive; `result` is set once the answer is complete.
 
     Use as a context manager or call `close()`: closing before the end cancels the request on
@@ -381,19 +298,9 @@ class TokenStream:
     """
 
     def __init__(self, client: SlaClient, call: Call) -> None:
-        self.call = call
-        self._result: GenerationResult | None = None
-        self._chunks = client._run(call, self)
-
-    @property
-    def result(self) -> GenerationResult:
-        if self._result is None:
-            raise RuntimeError("the stream has not finished; iterate it to the end first")
-        return self._result
-
-    @result.setter
-    def result(self, value: GenerationResult) -> None:
-        self._result = value
+        attempts = client._attempts(call)
+        super().__init__(attempts)
+        self._chunks = client._run(attempts)
 
     def __iter__(self) -> Iterator[Chunk]:
         return self._chunks
@@ -405,10 +312,5 @@ class TokenStream:
     def __enter__(self) -> TokenStream:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -75,3 +75,16 @@ def test_a_request_that_already_ended_gets_no_stop():
     assert inbox.ended.is_set() and not inbox.broken
     client, _ = stop(answer_after=None, inbox=inbox)
     assert client.stops == [] and client.stopped_with is False and not client.closed
+
+
+def test_discarding_a_replica_closes_only_its_idle_connections():
+    pool = _Pool()
+    inbox = _Inbox()
+    gone = [ScriptedClient(inbox, None), ScriptedClient(inbox, None)]
+    kept = ScriptedClient(inbox, None)
+    for client in gone:
+        pool.release("a:1", client)  # type: ignore[arg-type]
+    pool.release("b:1", kept)  # type: ignore[arg-type]
+    pool.discard("a:1")
+    assert all(client.closed for client in gone) and not kept.closed
+    assert pool.acquire("b:1", 1.0) is kept
