@@ -36,7 +36,7 @@ from tritonsla.bench.fixtures.serving import script_parser
 from tritonsla.cpu.checkpoint import write_default_checkpoint
 from tritonsla.cpu.config import EngineConfig
 from tritonsla.cpu.engine import Engine
-from tritonsla.cpu.request import GenerationRequest, OutputEvent
+from tritonsla.engine_request import GenerationRequest, OutputEvent
 
 VOCAB_SIZE = 1024
 

@@ -19,12 +19,19 @@ import numpy as np
 
 from tritonsla.cpu.checkpoint import load_checkpoint
 from tritonsla.cpu.config import EngineConfig
-from tritonsla.cpu.errors import InvalidRequestError, QueueFullError
+from tritonsla.cpu.errors import QueueFullError
 from tritonsla.cpu.model import Chunk, GPT2Model, StepInput
-from tritonsla.cpu.request import FinishReason, GenerationRequest, OutputEvent, check_priority
-from tritonsla.cpu.sampling import check_word_list, choose_tokens
+from tritonsla.cpu.sampling import choose_tokens
 from tritonsla.cpu.scheduler import Scheduler
 from tritonsla.cpu.sequence import Sequence
+from tritonsla.engine_request import (
+    FinishReason,
+    GenerationRequest,
+    InvalidRequestError,
+    OutputEvent,
+    check_priority,
+    check_word_list,
+)
 
 log = logging.getLogger(__name__)
 

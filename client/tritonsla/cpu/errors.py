@@ -2,7 +2,8 @@
 
 TritonSlaError
 ├── EngineConfigError    an engine setting is invalid (names the setting, the value and the fix)
-├── InvalidRequestError  a request can never be served as sent (too long, bad ids, bad options)
+├── InvalidRequestError  a request can never be served as sent (too long, bad ids, bad options);
+│                        every engine kind's, so it lives in `tritonsla.engine_request`
 └── QueueFullError       more requests wait than `max_queue_size` allows; retry later
 """
 
@@ -17,10 +18,6 @@ class EngineConfigError(TritonSlaError):
     def __init__(self, field: str, problem: str, fix: str) -> None:
         self.field, self.problem, self.fix = field, problem, fix
         super().__init__(f"`{field}`: {problem}. Fix: {fix}")
-
-
-class InvalidRequestError(TritonSlaError):
-    """A request is malformed or can never fit this engine's limits."""
 
 
 class QueueFullError(TritonSlaError):

@@ -17,66 +17,10 @@ Semantics follow TensorRT-LLM's sampling config where it defines them:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from tritonsla.cpu.errors import InvalidRequestError
-
-WordList = tuple[tuple[int, ...], ...]
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """Per-request sampling settings (TensorRT-LLM input names in the field docs)."""
-
-    temperature: float = 1.0
-    top_k: int = 0  # runtime_top_k
-    top_p: float = 0.0  # runtime_top_p
-    random_seed: int = 0
-    repetition_penalty: float = 1.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    min_length: int = 0
-    bad_words: WordList = ()
-
-    @property
-    def greedy(self) -> bool:
-        """Whether the next token is always the arg-max."""
-        return self.temperature == 0 or self.top_k == 1 or (self.top_k == 0 and self.top_p == 0)
-
-    @property
-    def penalised(self) -> bool:
-        """Whether any repetition, presence or frequency penalty applies."""
-        return (
-            self.repetition_penalty != 1.0
-            or self.presence_penalty != 0.0
-            or self.frequency_penalty != 0.0
-        )
-
-    def validate(self, vocab_size: int) -> None:
-        """Raise InvalidRequestError naming the first out-of-range setting."""
-        checks = (
-            ("temperature", self.temperature, self.temperature >= 0, ">= 0"),
-            ("runtime_top_k", self.top_k, self.top_k >= 0, ">= 0"),
-            ("runtime_top_p", self.top_p, 0 <= self.top_p <= 1, "within [0, 1]"),
-            ("repetition_penalty", self.repetition_penalty, self.repetition_penalty > 0, "> 0"),
-            ("min_length", self.min_length, self.min_length >= 0, ">= 0"),
-            ("random_seed", self.random_seed, self.random_seed >= 0, ">= 0"),
-        )
-        for name, value, ok, rule in checks:
-            if not ok:
-                raise InvalidRequestError(f"`{name}` is {value}; it must be {rule}")
-        check_word_list("bad_words_list", self.bad_words, vocab_size)
-
-
-def check_word_list(name: str, words: WordList, vocab_size: int) -> None:
-    """Reject empty words and token ids outside the vocabulary."""
-    for word in words:
-        if not word or not all(0 <= t < vocab_size for t in word):
-            raise InvalidRequestError(
-                f"`{name}` holds {list(word)}: every word needs 1+ token ids in [0, {vocab_size})"
-            )
+from tritonsla.engine_request import SamplingParams
 
 
 class TokenSampler:

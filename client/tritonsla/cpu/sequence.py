@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tritonsla.cpu.request import FinishReason, GenerationRequest, OutputEvent
 from tritonsla.cpu.sampling import TokenSampler
+from tritonsla.engine_request import FinishReason, GenerationRequest, OutputEvent
 
 
 class Sequence:

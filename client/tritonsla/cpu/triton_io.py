@@ -19,9 +19,14 @@ from collections.abc import Callable, Hashable, Mapping
 import numpy as np
 
 from tritonsla.contract import STREAM_KEY_ENGINE_INPUTS, TENSORRT_LLM_INPUTS
-from tritonsla.cpu.errors import InvalidRequestError
-from tritonsla.cpu.request import GenerationRequest, OutputEvent, check_priority
-from tritonsla.cpu.sampling import SamplingParams, WordList
+from tritonsla.engine_request import (
+    GenerationRequest,
+    InvalidRequestError,
+    OutputEvent,
+    SamplingParams,
+    WordList,
+    check_priority,
+)
 
 INPUT_NAMES: tuple[str, ...] = tuple(
     spec.name for spec in TENSORRT_LLM_INPUTS + STREAM_KEY_ENGINE_INPUTS

@@ -23,9 +23,7 @@ from typing import Any
 
 import yaml
 
-from tritonsla.cpu.errors import InvalidRequestError
-from tritonsla.cpu.request import GenerationRequest, OutputEvent
-from tritonsla.cpu.sampling import WordList
+from tritonsla.engine_request import GenerationRequest, InvalidRequestError, OutputEvent, WordList
 from tritonsla.errors import ModelDataError
 from tritonsla.paths import resolve_model_path
 

@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip")) 
 from tritonsla.cpu.engine import Engine
 from tritonsla.cpu.engine_metrics import EngineMetrics, EngineShape, instance_count
 from tritonsla.cpu.errors import QueueFullError
-from tritonsla.cpu.request import FinishReason
 from tritonsla.cpu.request_ids import RequestIds, is_stop_request
 from tritonsla.cpu.triton_config import settings_from_model_config
 from tritonsla.cpu.triton_io import (
@@ -31,6 +30,7 @@ from tritonsla.cpu.triton_io import (
     request_from_tensors,
     stream_key_of,
 )
+from tritonsla.engine_request import FinishReason
 from tritonsla.errors import TritonSlaError
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL

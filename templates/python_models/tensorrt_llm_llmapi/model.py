@@ -18,7 +18,6 @@ import triton_python_backend_utils as pb_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip"))  # bundled tritonsla
 
-from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.triton_config import queue_options
 from tritonsla.cpu.triton_io import (
     INPUT_NAMES,
@@ -26,6 +25,7 @@ from tritonsla.cpu.triton_io import (
     request_from_tensors,
     stream_key_of,
 )
+from tritonsla.engine_request import InvalidRequestError
 from tritonsla.llmapi.mapping import (
     llm_priority,
     load_llm_config,

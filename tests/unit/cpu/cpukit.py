@@ -11,7 +11,7 @@ import numpy as np
 from tritonsla.cpu.config import EngineConfig
 from tritonsla.cpu.engine import Engine
 from tritonsla.cpu.model import GPT2Model
-from tritonsla.cpu.request import GenerationRequest, OutputEvent
+from tritonsla.engine_request import GenerationRequest, OutputEvent
 
 VOCAB = 256
 EOS = 0

@@ -11,10 +11,14 @@ from cpukit import VOCAB, Collector, greedy_reference, make_engine, prompts, run
 
 from tritonsla.cpu.config import EngineConfig
 from tritonsla.cpu.engine import Engine
-from tritonsla.cpu.errors import EngineConfigError, InvalidRequestError, QueueFullError
+from tritonsla.cpu.errors import EngineConfigError, QueueFullError
 from tritonsla.cpu.model import GPT2Model
-from tritonsla.cpu.request import FinishReason, GenerationRequest
-from tritonsla.cpu.sampling import SamplingParams
+from tritonsla.engine_request import (
+    FinishReason,
+    GenerationRequest,
+    InvalidRequestError,
+    SamplingParams,
+)
 
 NEW = 20
 PROMPTS = prompts(1, [3, 30, 9, 1, 26, 12])

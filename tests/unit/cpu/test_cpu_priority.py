@@ -17,14 +17,14 @@ from cpukit import (
 )
 
 from tritonsla.cpu.config import EngineConfig
-from tritonsla.cpu.errors import EngineConfigError, InvalidRequestError, QueueFullError
+from tritonsla.cpu.errors import EngineConfigError, QueueFullError
 from tritonsla.cpu.kv_cache import PagedKVCache
 from tritonsla.cpu.model import GPT2Model
-from tritonsla.cpu.request import OutputEvent
 from tritonsla.cpu.scheduler import Scheduler
 from tritonsla.cpu.sequence import Sequence
 from tritonsla.cpu.triton_config import settings_from_model_config
 from tritonsla.cpu.triton_io import request_from_tensors
+from tritonsla.engine_request import InvalidRequestError, OutputEvent
 
 SHARED = {"waiting_queue_policy": "priority", "priority_levels": 3, "default_priority_level": 2}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tritonsla.cpu.errors import InvalidRequestError
-from tritonsla.cpu.sampling import SamplingParams, TokenSampler, choose_tokens
+from tritonsla.cpu.sampling import TokenSampler, choose_tokens
+from tritonsla.engine_request import InvalidRequestError, SamplingParams
 
 V = 50
 

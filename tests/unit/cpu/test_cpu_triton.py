@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from cpukit import as_triton, greedy_reference, model_config, prompts
 
-from tritonsla.cpu.errors import EngineConfigError, InvalidRequestError, QueueFullError
+from tritonsla.cpu.errors import EngineConfigError, QueueFullError
 from tritonsla.cpu.model import GPT2Model
-from tritonsla.cpu.request import FinishReason, OutputEvent
 from tritonsla.cpu.triton_config import settings_from_model_config
 from tritonsla.cpu.triton_io import (
     event_to_tensors,
@@ -23,6 +22,7 @@ from tritonsla.cpu.triton_io import (
     stream_key_of,
     word_list,
 )
+from tritonsla.engine_request import FinishReason, InvalidRequestError, OutputEvent
 
 ROOT = Path(__file__).resolve().parents[3]
 ADAPTER = ROOT / "templates" / "python_models" / "tensorrt_llm_cpu" / "model.py"

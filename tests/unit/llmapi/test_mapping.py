@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tritonsla.cpu.errors import InvalidRequestError
 from tritonsla.cpu.triton_io import request_from_tensors
+from tritonsla.engine_request import InvalidRequestError
 from tritonsla.errors import ModelDataError
 from tritonsla.llmapi.mapping import (
     DEFAULT_LLM_PRIORITY,
