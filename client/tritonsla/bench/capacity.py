@@ -168,12 +168,17 @@ def next_rate(low: Probe | None, high: Probe | None, settings: CapacitySettings)
         return s.start_rps
     if high is None:  # everything so far was low enough: go up
         assert low is not None
-        return None if low.rate >= s.max_rps else min(low.rate * s.factor, s.max_rps)
+        return None if low.rate >= s.max_rps else min(_round(low.rate * s.factor), s.max_rps)
     if low is None:  # everything so far failed: go down
-        return None if high.rate <= s.min_rps else max(high.rate / s.factor, s.min_rps)
+        return None if high.rate <= s.min_rps else max(_round(high.rate / s.factor), s.min_rps)
     if (high.rate - low.rate) / low.rate <= s.tolerance:
         return None
-    return float(f"{(low.rate + high.rate) / 2:.4g}")
+    return _round((low.rate + high.rate) / 2)
+
+
+def _round(rate: float) -> float:
+    """A probed rate to 4 significant digits (6.929, not 6.92928), as reports show it."""
+    return float(f"{rate:.4g}")
 
 
 def _why(probe: Probe) -> str:

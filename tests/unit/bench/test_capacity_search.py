@@ -187,6 +187,12 @@ def test_next_rate_stops_within_the_tolerance() -> None:
     assert next_rate(low, Probe(10.6, slo_met=False), SETTINGS) == 10.3
 
 
+def test_bracket_steps_are_rounded_to_four_significant_digits() -> None:
+    fine = replace(SETTINGS, factor=1.2)
+    assert next_rate(Probe(5.7744, slo_met=True), None, fine) == 6.929
+    assert next_rate(None, Probe(4.812, slo_met=False), fine) == 4.01
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
