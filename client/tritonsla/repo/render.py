@@ -27,8 +27,12 @@ from tritonsla.profiles.topology import engine_models
 from tritonsla.repo.context import endpoint_context, engine_context
 from tritonsla.repo.wiring import check_wiring
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
-"""templates/ of the checkout (the package is installed editable from client/)."""
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+"""The Jinja templates of config.pbtxt and model.yaml (package data: a wheel renders too)."""
+
+ADAPTERS_DIR = Path(__file__).resolve().parent / "model_adapters"
+"""The Python models, thin adapters over package code that run inside Triton: copied as they
+are, not templated."""
 
 PYTHON_MODEL_SOURCES = {
     ("preprocessing", "*"): "preprocessing",
@@ -37,7 +41,7 @@ PYTHON_MODEL_SOURCES = {
     ("tensorrt_llm", "cpu"): "tensorrt_llm_cpu",
     ("tensorrt_llm", "llmapi"): "tensorrt_llm_llmapi",
 }
-"""templates/python_models/<folder>/model.py copied into `<model>/1/model.py`, by role and kind."""
+"""`ADAPTERS_DIR/<folder>/model.py` copied into `<model>/1/model.py`, by role and kind."""
 
 Plan = dict[str, bytes]
 
@@ -83,7 +87,7 @@ def _render(env: jinja2.Environment, template: str, context: dict) -> bytes:
 
 
 def _model_files(
-    env: jinja2.Environment, templates: Path, kind: str, role: str, folder: str, context: dict
+    env: jinja2.Environment, kind: str, role: str, folder: str, context: dict
 ) -> Iterator[tuple[str, bytes]]:
     """config.pbtxt of one model and the files of its version folder."""
     yield f"{folder}/config.pbtxt", _render(env, f"{role}.pbtxt.j2", context)
@@ -91,7 +95,7 @@ def _model_files(
     if source_dir is None:
         yield f"{folder}/1/.gitkeep", b""
         return
-    model_py = templates / "python_models" / source_dir / "model.py"
+    model_py = ADAPTERS_DIR / source_dir / "model.py"
     if not model_py.is_file():
         raise RenderError(f"missing Python model source {model_py} for role {role} ({kind})")
     yield f"{folder}/1/model.py", model_py.read_bytes()
@@ -120,13 +124,11 @@ def plan_repository(
         for role in contract.MODEL_ROLES:
             if role != "tensorrt_llm":
                 folder = f"{prefix}{contract.model_name(name, role)}"
-                plan.update(_model_files(env, templates, kind, role, folder, context))
+                plan.update(_model_files(env, kind, role, folder, context))
     for engine in engine_models(dep):
         prefix, repo_parent = prefix_and_parent(engine.classes[0])
         context = engine_context(dep, engine, repo_parent, source)
-        plan.update(
-            _model_files(env, templates, kind, "tensorrt_llm", prefix + engine.model, context)
-        )
+        plan.update(_model_files(env, kind, "tensorrt_llm", prefix + engine.model, context))
     return plan
 
 

@@ -23,9 +23,9 @@ from tritonsla.cpu.triton_io import (
     word_list,
 )
 from tritonsla.engine_request import FinishReason, InvalidRequestError, OutputEvent
+from tritonsla.repo.render import ADAPTERS_DIR
 
-ROOT = Path(__file__).resolve().parents[3]
-ADAPTER = ROOT / "templates" / "python_models" / "tensorrt_llm_cpu" / "model.py"
+ADAPTER = ADAPTERS_DIR / "tensorrt_llm_cpu" / "model.py"
 
 
 def test_request_from_tensors_reads_every_contract_input() -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import tritonsla
 from tritonsla.repo.bundle import BUNDLE, STAMP, closure, read_stamp
 from tritonsla.repo.pipeline import render
+from tritonsla.repo.render import ADAPTERS_DIR
 
-ROOT = Path(__file__).resolve().parents[3]
-TEMPLATES = sorted((ROOT / "templates" / "python_models").glob("*/model.py"))
+TEMPLATES = sorted(ADAPTERS_DIR.glob("*/model.py"))
 BOOTSTRAP = 'sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".tritonsla.zip"))'
 
 
