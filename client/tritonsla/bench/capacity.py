@@ -39,6 +39,8 @@ class CapacitySettings:
     `min_probe_requests`, after `warmup_requests` left out of the statistics. Answers still
     missing `drain_s` after the last send are cancelled (incomplete, so misses). A probe stops
     early when more requests are in flight than `stop_in_flight_s` seconds of its offered load.
+    Before the first probe, `server_warmup_s` seconds of unmeasured traffic at `start_rps` warm
+    the server up (0: none).
     """
 
     start_rps: float = 4.0
@@ -56,6 +58,7 @@ class CapacitySettings:
     drift_floor_ms: float = 50.0
     drift_slo_fraction: float = 0.5
     confirmations: int = 1
+    server_warmup_s: float = 10.0
 
     def __post_init__(self) -> None:
         positive = ("start_rps", "min_rps", "max_rps", "tolerance", "probe_seconds", "drain_s")
@@ -71,6 +74,7 @@ class CapacitySettings:
             "min_probe_requests": (self.min_probe_requests >= 3, "must be at least 3"),
             "warmup_requests": (self.warmup_requests >= 0, "must be >= 0"),
             "confirmations": (self.confirmations >= 0, "must be >= 0"),
+            "server_warmup_s": (self.server_warmup_s >= 0, "must be >= 0"),
             "served_fraction": (0 < self.served_fraction <= 1, "must be in (0, 1]"),
             "drift_ratio": (self.drift_ratio >= 1, "must be >= 1"),
             "drift_slo_fraction": (0 <= self.drift_slo_fraction < 1, "must be in [0, 1)"),

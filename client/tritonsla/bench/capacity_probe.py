@@ -33,7 +33,7 @@ from tritonsla.bench.benchmark import PreparedBench, sdk_sender
 from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe, search
 from tritonsla.bench.early_verdict import SloMisses
 from tritonsla.bench.records import RequestRecord
-from tritonsla.bench.runner import ProgressHook, Sender, run_once
+from tritonsla.bench.runner import ProgressHook, Sender, run_load, run_once
 from tritonsla.bench.saturation import judge
 from tritonsla.bench.schedule import Limits, RateStrategy, Slot
 from tritonsla.bench.workload import BenchRequest
@@ -166,6 +166,60 @@ async def run_probe(
     return replace(judged, attempt=attempt)
 
 
+WARMUP_SEED_OFFSET = 1_000_003
+"""The warm-up draws its arrivals and requests apart from every probe's (seed + attempt)."""
+
+
+def warmup_limits(settings: CapacitySettings) -> Limits:
+    """The server warm-up's limits: `server_warmup_s` of the start rate, nothing measured."""
+    count = max(math.ceil(settings.start_rps * settings.server_warmup_s), 2)
+    return Limits(requests=count, drain_s=settings.drain_s)
+
+
+class WarmupProgress:
+    """A progress hook that shows a run as the warm-up it is."""
+
+    def __init__(self, inner: ProgressHook) -> None:
+        self.inner = inner
+
+    def start(self, name: str, total: int | None) -> None:
+        self.inner.start(f"warm-up {name}", total)
+
+    def advance(self, record: RequestRecord) -> None:
+        self.inner.advance(record)
+
+    def finish(self) -> None:
+        self.inner.finish()
+
+
+async def warm_up(
+    prepared: PreparedBench,
+    sender: Sender,
+    settings: CapacitySettings,
+    progress: ProgressHook | None = None,
+) -> int:
+    """Unmeasured Poisson traffic at the start rate before the search; returns requests sent.
+
+    A cold server (first BLAS calls, first touches of the weights, first imports in the model
+    processes) answers its first requests slower than it will later, and the first probe is a
+    rate the search then never lifts: one cold failure would cap the capacity below a rate the
+    server sustains warm.
+    """
+    if settings.server_warmup_s <= 0:
+        return 0
+    limits = warmup_limits(settings)
+    assert limits.requests is not None
+    records = await run_load(
+        ProbeArrivals(settings.start_rps, 0, limits.requests),
+        limits,
+        prepared.workload,
+        sender,
+        seed=prepared.options.seed + WARMUP_SEED_OFFSET,
+        progress=None if progress is None else WarmupProgress(progress),
+    )
+    return len(records)
+
+
 async def find_capacity(
     prepared: PreparedBench,
     settings: CapacitySettings,
@@ -174,10 +228,11 @@ async def find_capacity(
 ) -> CapacityResult:
     """The highest Poisson rate of the prepared workload at which every class meets its SLO.
 
-    `progress` follows each probe's requests (e.g. `RunProgress`); `on_probe` sees each probe
-    as it completes.
+    The server is warmed up first (`warm_up`). `progress` follows each probe's requests (e.g.
+    `RunProgress`); `on_probe` sees each probe as it completes.
     """
     async with sdk_sender(prepared) as sender:
+        await warm_up(prepared, sender, settings, progress)
 
         async def probe(rate: float, attempt: int) -> Probe:
             return await run_probe(rate, prepared, sender, settings, progress, attempt)

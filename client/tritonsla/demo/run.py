@@ -84,11 +84,12 @@ DEMO_CAPACITY = CapacitySettings(
     warmup_requests=6,
     stop_in_flight_s=15.0,
 )
-"""Probes of 15 s (at least 45 requests, ~21 s with warm-up and drain): three searches of 6-11
-probes each, confirmations included, take 7-9 minutes here. Searches with 20-s probes on the
-same machine the same hour found capacities within 7% of these and took 11-12 minutes. A probe
-stops early only past 15 s of offered load in flight: the demo's batch jobs take 5-8 s when the
-server keeps up, so the default 5 s stopped sustainable probes."""
+"""Probes of 15 s (at least 45 requests, ~21 s with warm-up and drain) after a 10-s warm-up of
+each server: three searches of 6-11 probes each, confirmations included, take 7-9 minutes here.
+Searches with 20-s probes on the same machine the same hour found capacities within 7% of
+15-s ones and took 11-12 minutes. A probe stops early only past 15 s of offered load in flight:
+the demo's batch jobs take 5-8 s when the server keeps up, so the default 5 s stopped
+sustainable probes."""
 
 
 REFINE_FACTOR = 1.2
@@ -363,7 +364,8 @@ def write_summary(
         ("workload", shapes),
         (
             "capacity search",
-            f"Poisson probes of {c.probe_seconds:g} s (>= {c.min_probe_requests} requests, "
+            f"after a {c.server_warmup_s:g}-s unmeasured warm-up of each server, Poisson probes "
+            f"of {c.probe_seconds:g} s (>= {c.min_probe_requests} requests, "
             f"{c.warmup_requests} warm-up), bracket x{c.factor:g} then bisect to "
             f"{c.tolerance:.0%}; sustained = served >= {c.served_fraction:.0%} of offered and "
             f"last-third p95 <= {c.drift_ratio:g}x first-third p95 + the larger of "

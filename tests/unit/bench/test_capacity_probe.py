@@ -23,6 +23,7 @@ from tritonsla.bench.capacity_probe import (
     probe_arrivals,
     probe_limits,
     run_probe,
+    warm_up,
 )
 from tritonsla.bench.records import RequestRecord
 from tritonsla.bench.report.capacity_report import (
@@ -102,6 +103,35 @@ def test_a_probe_that_keeps_up_meets_the_slo() -> None:
     assert probe.slo_met and probe.sustained and not probe.stopped_early, probe.reasons
     assert probe.run is not None and probe.run.name == "poisson@20rps"
     assert sum(r.warmup for r in probe.run.records) == 2
+
+
+class Names:
+    """A progress hook that keeps the names of the runs it is shown."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def start(self, name: str, total: int | None) -> None:
+        self.names.append(name)
+
+    def advance(self, record: RequestRecord) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+def test_the_warm_up_sends_its_seconds_of_the_start_rate_shown_as_the_warm_up() -> None:
+    settings = CapacitySettings(start_rps=40, server_warmup_s=0.25)
+    names = Names()
+    sent = asyncio.run(warm_up(PREPARED, fake_sender(0.001), settings, names))  # type: ignore[arg-type]
+    assert sent == 10
+    assert names.names == ["warm-up poisson@40rps"]
+
+
+def test_no_warm_up_when_its_seconds_are_zero() -> None:
+    settings = CapacitySettings(server_warmup_s=0)
+    assert asyncio.run(warm_up(PREPARED, stuck, settings)) == 0  # type: ignore[arg-type]
 
 
 def test_a_probe_whose_server_stops_answering_stops_early() -> None:

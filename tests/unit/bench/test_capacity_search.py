@@ -203,6 +203,7 @@ def test_bracket_steps_are_rounded_to_four_significant_digits() -> None:
         ({"served_fraction": 1.2}, "served_fraction"),
         ({"min_probe_requests": 1}, "min_probe_requests"),
         ({"drift_ratio": 0.9}, "drift_ratio"),
+        ({"server_warmup_s": -1}, "server_warmup_s"),
     ],
 )
 def test_bad_settings_name_the_field(changes: dict, field: str) -> None:
