@@ -60,6 +60,16 @@ REJECTION_MARKERS = (
 )
 """In-stream error messages that mean 'not now' (Triton sends no status code inside a stream)."""
 
+BACKEND_DOWN_MARKERS = ("stub process", "failed to obtain the health mutex")
+"""In-stream error messages of a model process that stopped answering, not of the request.
+
+Triton's Python backend (python_backend r24.10, src/stub_launcher.cc and src/python_be.cc)
+fails a request with "Stub process '<instance>' is not healthy." when the model's stub process
+sent no heartbeat for a second while the request waited on it (dead, or stalled), and with
+"Failed to obtain the health mutex." when it could not even check. The replica is at fault, so
+the request goes elsewhere or waits for the replica to be ready again, as for a refused
+connection; a dead stub also makes Triton report the model, and so the server, not ready."""
+
 _REPLICA_DOWN = ("StatusCode.UNAVAILABLE", "StatusCode.CANCELLED")
 
 
@@ -80,22 +90,27 @@ def classify(
     """A tritonclient error of one attempt as a typed routing error.
 
     Errors of the whole gRPC call carry a status code; errors inside the stream carry only the
-    server's message. A replica failure before any chunk is ReplicaDown (retried elsewhere);
-    after chunks it is StreamBrokenError.
+    server's message. A replica failure (a refused or dropped call, or a model process that
+    stopped answering: BACKEND_DOWN_MARKERS) before any chunk is ReplicaDown (retried
+    elsewhere); after chunks it is StreamBrokenError.
     """
     status = error.status()
     message = f"{target}: {error.message()}"
-    if status is None:
-        if any(marker in message.lower() for marker in REJECTION_MARKERS):
-            return ServerRejectedError(message)
-        return InferenceFailedError(message)
     if status == "StatusCode.DEADLINE_EXCEEDED":
         return TotalTimeoutError(total_s, target)
+    if status is not None:
+        message = f"{message} [{status}]"
+    lowered = message.lower()
+    replica_down = status in _REPLICA_DOWN or any(m in lowered for m in BACKEND_DOWN_MARKERS)
+    if replica_down:
+        return StreamBrokenError(message, chunks) if chunks else ReplicaDown(message)
+    if status is None:
+        if any(marker in lowered for marker in REJECTION_MARKERS):
+            return ServerRejectedError(message)
+        return InferenceFailedError(message)
     if chunks:
-        return StreamBrokenError(f"{message} [{status}]", chunks)
-    if status in _REPLICA_DOWN:
-        return ReplicaDown(f"{message} [{status}]")
-    return TransportError(f"{message} [{status}]")
+        return StreamBrokenError(message, chunks)
+    return TransportError(message)
 
 
 def connect_error(error: InferenceServerException | None, address: str, timeout: float):

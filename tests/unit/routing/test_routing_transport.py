@@ -38,6 +38,11 @@ CHUNK = [Chunk("x", 1)]
         (_error("Socket closed", "StatusCode.UNAVAILABLE"), CHUNK, StreamBrokenError),
         (_error("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), CHUNK, TotalTimeoutError),
         (_error("boom", "StatusCode.INTERNAL"), [], TransportError),
+        # Triton's Python backend when a model's stub process stops answering
+        (_error("Stub process 'realtime_tensorrt_llm_bls_0_0' is not healthy."), [], ReplicaDown),
+        (_error("Stub process is not healthy."), CHUNK, StreamBrokenError),
+        (_error("Failed to obtain the health mutex."), [], ReplicaDown),
+        (_error("Stub process 'x_0_0' is not healthy.", "StatusCode.INTERNAL"), [], ReplicaDown),
     ],
 )
 def test_classify(error, chunks, expected):
