@@ -19,8 +19,6 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from tritonsla.routing.table import Endpoint, Replica
 
 PENDING = "nv_inference_pending_request_count"
@@ -52,6 +50,10 @@ def parse_prometheus(text: str) -> dict[str, Counters]:
     """Per-model Counters from Prometheus text, summed over versions and failure reasons.
 
     Raises ValueError where the text is not Prometheus exposition format."""
+    # imported here: prometheus_client's package loads its HTTP exposition code (~28 ms), which
+    # a client that never polls should not pay at import
+    from prometheus_client.parser import text_string_to_metric_families
+
     sums: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(text):
         if family.name not in ROUTING_METRICS:
