@@ -194,7 +194,7 @@ def judge(
         reasons.append("too few measured requests were sent to judge the rate")
     elif not sustained:
         reasons.append(
-            f"not sustained: served {served:.2f} req/s is {served / offered:.0%} of the "
+            f"not sustained: served {served:.2f} req/s is {served / offered:.1%} of the "
             f"{offered:.2f} req/s offered (needs {settings.served_fraction:.0%})"
         )
     reasons += [drift_sentence(d) for d in drifts if d.drifted]

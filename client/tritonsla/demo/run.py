@@ -79,17 +79,19 @@ TOPOLOGIES = (
 DEMO_CAPACITY = CapacitySettings(
     start_rps=4.0,
     max_rps=64.0,
-    probe_seconds=15.0,
-    min_probe_requests=45,
+    probe_seconds=20.0,
+    min_probe_requests=60,
     warmup_requests=6,
     stop_in_flight_s=15.0,
 )
-"""Probes of 15 s (at least 45 requests, ~21 s with warm-up and drain) after a 10-s warm-up of
-each server: three searches of 6-11 probes each, confirmations included, take 7-9 minutes here.
-Searches with 20-s probes on the same machine the same hour found capacities within 7% of
-15-s ones and took 11-12 minutes. A probe stops early only past 15 s of offered load in flight:
-the demo's batch jobs take 5-8 s when the server keeps up, so the default 5 s stopped
-sustainable probes."""
+"""Probes of 20 s (at least 60 requests, ~26 s with warm-up and drain) after a 10-s warm-up of
+each server: three searches of 6-11 probes each, confirmations included, take 10-12 minutes
+here. Probes of 15 s took 7-8 minutes, but two such searches on one idle machine within the
+hour put the dedicated topology at 4.375 and 3.375 req/s and single at 6.64 and 7.73: with a
+quarter fewer answers, one burst decides a class's p95, and a batch job that drains a second
+late decides the served rate. A probe stops early only past 15 s of offered load in flight: the
+demo's batch jobs take 5-10 s when the server keeps up, so the default 5 s stopped sustainable
+probes."""
 
 
 REFINE_FACTOR = 1.2
@@ -103,7 +105,7 @@ OWNER = "tritonsla demo"
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take 7-9 minutes on two cores."""
+    """What the demo runs; the defaults take 10-12 minutes on two cores."""
 
     out: Path = Path("reports/demo")
     topologies: tuple[Topology, ...] = TOPOLOGIES
