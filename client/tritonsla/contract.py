@@ -5,6 +5,10 @@ Tensor names, types and shapes follow TensorRT-LLM's Triton models
 genai-perf, Triton's HTTP generate endpoint and other standard clients depend on them. Templates,
 the ensemble wiring check, the Python models and the client SDK all read these tables, so the
 contract is written once. Every engine kind (trt-engine, llmapi, cpu) serves the same contract.
+Names are those of the TensorRT-LLM line pinned for trt-engine (1.2.x): the seed and the minimum
+output length are `seed` and `min_tokens`, on the ensemble, the BLS and the engine alike; the
+C++ backend reads no other name for them (tensorrtllm_backend v0.19 and older called them
+`random_seed` and `min_length`). docs/upstream-facts.md gives the sources.
 """
 
 from __future__ import annotations
@@ -50,10 +54,10 @@ ENSEMBLE_INPUTS: tuple[TensorSpec, ...] = (
     _opt("temperature", "TYPE_FP32", 1),
     _opt("length_penalty", "TYPE_FP32", 1),
     _opt("repetition_penalty", "TYPE_FP32", 1),
-    _opt("min_length", "TYPE_INT32", 1),
+    _opt("min_tokens", "TYPE_INT32", 1),
     _opt("presence_penalty", "TYPE_FP32", 1),
     _opt("frequency_penalty", "TYPE_FP32", 1),
-    _opt("random_seed", "TYPE_UINT64", 1),
+    _opt("seed", "TYPE_UINT64", 1),
     _opt("return_log_probs", "TYPE_BOOL", 1),
     _opt("beam_width", "TYPE_INT32", 1),
     _opt("stream", "TYPE_BOOL", 1),
@@ -103,10 +107,10 @@ TENSORRT_LLM_INPUTS: tuple[TensorSpec, ...] = (
     _opt("runtime_top_p", "TYPE_FP32", 1, reshape=_SCALAR),
     _opt("len_penalty", "TYPE_FP32", 1, reshape=_SCALAR),
     _opt("repetition_penalty", "TYPE_FP32", 1, reshape=_SCALAR),
-    _opt("min_length", "TYPE_INT32", 1, reshape=_SCALAR),
+    _opt("min_tokens", "TYPE_INT32", 1, reshape=_SCALAR),
     _opt("presence_penalty", "TYPE_FP32", 1, reshape=_SCALAR),
     _opt("frequency_penalty", "TYPE_FP32", 1, reshape=_SCALAR),
-    _opt("random_seed", "TYPE_UINT64", 1, reshape=_SCALAR),
+    _opt("seed", "TYPE_UINT64", 1, reshape=_SCALAR),
     _opt("return_log_probs", "TYPE_BOOL", 1, reshape=_SCALAR),
     _opt("streaming", "TYPE_BOOL", 1),
     _opt("exclude_input_in_output", "TYPE_BOOL", 1, reshape=_SCALAR),
@@ -205,10 +209,10 @@ ENSEMBLE_STEPS: tuple[EnsembleStep, ...] = (
             ("runtime_top_p", "top_p"),
             ("len_penalty", "length_penalty"),
             ("repetition_penalty", "repetition_penalty"),
-            ("min_length", "min_length"),
+            ("min_tokens", "min_tokens"),
             ("presence_penalty", "presence_penalty"),
             ("frequency_penalty", "frequency_penalty"),
-            ("random_seed", "random_seed"),
+            ("seed", "seed"),
             ("return_log_probs", "return_log_probs"),
             ("streaming", "stream"),
             ("exclude_input_in_output", "exclude_input_in_output"),

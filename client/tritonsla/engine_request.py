@@ -38,11 +38,11 @@ class SamplingParams:
     temperature: float = 1.0
     top_k: int = 0  # runtime_top_k
     top_p: float = 0.0  # runtime_top_p
-    random_seed: int = 0
+    seed: int = 0
     repetition_penalty: float = 1.0
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
-    min_length: int = 0
+    min_tokens: int = 0
     bad_words: WordList = ()
 
     @property
@@ -66,8 +66,8 @@ class SamplingParams:
             ("runtime_top_k", self.top_k, self.top_k >= 0, ">= 0"),
             ("runtime_top_p", self.top_p, 0 <= self.top_p <= 1, "within [0, 1]"),
             ("repetition_penalty", self.repetition_penalty, self.repetition_penalty > 0, "> 0"),
-            ("min_length", self.min_length, self.min_length >= 0, ">= 0"),
-            ("random_seed", self.random_seed, self.random_seed >= 0, ">= 0"),
+            ("min_tokens", self.min_tokens, self.min_tokens >= 0, ">= 0"),
+            ("seed", self.seed, self.seed >= 0, ">= 0"),
         )
         for name, value, ok, rule in checks:
             if not ok:

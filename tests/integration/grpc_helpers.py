@@ -36,7 +36,7 @@ def text_inputs(prompt: str, max_tokens: int, stream: bool, **extra) -> list:
         "temperature": np.float32,
         "top_p": np.float32,
         "top_k": np.int32,
-        "random_seed": np.uint64,
+        "seed": np.uint64,
         "end_id": np.int32,
         "exclude_input_in_output": bool,
     }

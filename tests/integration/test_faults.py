@@ -344,11 +344,11 @@ def test_requests_that_share_an_id_each_get_their_own_answer(serve, tmp_path):
     prompts = ["Once upon a time", "The weather today", "In a galaxy far away", "Hello there"]
     tally = Tally("requests sharing the id 'shared'")
     with SlaClient.from_deployment(served.deployment, replicas=[replica(served)]) as client:
-        expected = [client.generate(p, max_tokens=16, min_length=16).text for p in prompts]
+        expected = [client.generate(p, max_tokens=16, min_tokens=16).text for p in prompts]
         with ThreadPoolExecutor(len(prompts)) as pool:
             sync = list(
                 pool.map(
-                    lambda p: client.generate(p, max_tokens=16, min_length=16, request_id="shared"),
+                    lambda p: client.generate(p, max_tokens=16, min_tokens=16, request_id="shared"),
                     prompts,
                 )
             )
@@ -359,7 +359,7 @@ def test_requests_that_share_an_id_each_get_their_own_answer(serve, tmp_path):
         ) as aclient:
             return await asyncio.gather(
                 *(
-                    aclient.generate(p, max_tokens=16, min_length=16, request_id="shared")
+                    aclient.generate(p, max_tokens=16, min_tokens=16, request_id="shared")
                     for p in prompts
                 )
             )
@@ -391,7 +391,7 @@ def long_answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDep
 
 def sync_cancel(client: SlaClient, how: str, api: str, stream: bool) -> Outcome:
     """One sync request ended early: by a 0.4 s timeout, or closed after its first chunk."""
-    options = {"max_tokens": TOKENS, "min_length": TOKENS, "stream": stream}
+    options = {"max_tokens": TOKENS, "min_tokens": TOKENS, "stream": stream}
     if how == "cancel":
         with client.stream(PROMPT, **options) as chunks:
             next(iter(chunks))
@@ -410,7 +410,7 @@ def sync_cancel(client: SlaClient, how: str, api: str, stream: bool) -> Outcome:
 
 async def async_cancel(client: AsyncSlaClient, how: str, api: str, stream: bool) -> Outcome:
     """One async request ended early: by a 0.4 s timeout, or its task cancelled."""
-    options = {"max_tokens": TOKENS, "min_length": TOKENS, "stream": stream}
+    options = {"max_tokens": TOKENS, "min_tokens": TOKENS, "stream": stream}
     timeout = 0.4 if how == "timeout" else 60.0
 
     async def run() -> GenerationResult:

@@ -214,11 +214,11 @@ def test_routing_reaches_the_models_its_classes_call_for(cpu_server):
 
 
 def test_output_tokens_are_exactly_what_the_engine_generated(cpu_server):
-    # Every target and mode of one class, sync and async, with and without min_length: the
+    # Every target and mode of one class, sync and async, with and without min_tokens: the
     # answers' output_tokens add up to what the class's engine counted for them.
     before = settled_tokens(cpu_server, "interactive")
     requests = [
-        {"model": model, "stream": stream, "max_tokens": tokens, "min_length": low}
+        {"model": model, "stream": stream, "max_tokens": tokens, "min_tokens": low}
         for model in ("interactive_tensorrt_llm_bls", "interactive_ensemble")
         for stream in (True, False)
         for tokens, low in ((24, 24), (40, None))
@@ -238,8 +238,8 @@ def test_output_tokens_are_exactly_what_the_engine_generated(cpu_server):
     counted = [r.output_tokens for r in results]
     print(f"output_tokens {counted}; engine generated {after - before:.0f}")
     assert sum(counted) == after - before
-    exact = [r for r, kw in zip(results, requests * 2, strict=True) if kw["min_length"]]
-    assert [r.output_tokens for r in exact] == [24] * len(exact)  # min_length = max_tokens
+    exact = [r for r, kw in zip(results, requests * 2, strict=True) if kw["min_tokens"]]
+    assert [r.output_tokens for r in exact] == [24] * len(exact)  # min_tokens = max_tokens
     streamed_bls = [r for r in results if r.streamed and r.model == "interactive_tensorrt_llm_bls"]
     assert all(len(r.chunks) <= r.output_tokens for r in streamed_bls)
 

@@ -5,7 +5,7 @@ mode (`model=`) sends everything to one Triton model, bypassing routing. The SDK
 (`time.perf_counter_ns`: send, every chunk, end) become the record's; the request's
 latencies still count from its scheduled time. Output tokens are the SDK's exact counts where
 the model reports them (the ensemble/BLS contract), and requests to such models ask for exactly
-`max_tokens` tokens (`min_length`). Failures come back as records whose `error_kind` is the
+`max_tokens` tokens (`min_tokens`). Failures come back as records whose `error_kind` is the
 SDK's exception class without "Error" (ServerRejected, TotalTimeout, …).
 
 `pinned_table` is a thin adapter for what the SDK does not offer: a fixed model that is not in
@@ -77,7 +77,7 @@ class SdkSender:
 
     `streaming` maps class -> stream flag (the class profile's `streaming`); requests without
     a class, or of a class not in it, stream. `exact_lengths`: models of the ensemble/BLS
-    contract are asked for `min_length` = max_tokens, so the end token cannot cut an answer
+    contract are asked for `min_tokens` = max_tokens, so the end token cannot cut an answer
     short (the engine refuses end_id=-1); other models answer as they do. Output lengths are
     counted, never assumed.
     """
@@ -88,8 +88,8 @@ class SdkSender:
     exact_lengths: bool = True
 
     @functools.cached_property
-    def sends_min_length(self) -> bool:
-        """Whether requests carry min_length: exact lengths asked, and the target serves the
+    def sends_min_tokens(self) -> bool:
+        """Whether requests carry min_tokens: exact lengths asked, and the target serves the
         contract (every routed class does; a fixed model when its endpoint says so)."""
         if not self.exact_lengths:
             return False
@@ -103,8 +103,8 @@ class SdkSender:
         if self.streaming is not None and request.sla is not None:
             stream = self.streaming.get(request.sla, True)
         options: dict = {"max_tokens": request.max_tokens, "stream": stream}
-        if self.sends_min_length:
-            options["min_length"] = request.max_tokens
+        if self.sends_min_tokens:
+            options["min_tokens"] = request.max_tokens
         if self.model is not None:
             options["model"] = self.model
         else:

@@ -95,7 +95,7 @@ def run_generate(args: argparse.Namespace, console: Console) -> int:
                 temperature=args.temperature,
                 top_k=args.top_k,
                 top_p=args.top_p,
-                random_seed=args.seed,
+                seed=args.seed,
                 url=args.url,
                 model=args.model,
             ) as chunks:

@@ -3,11 +3,11 @@
 Semantics follow TensorRT-LLM's sampling config where it defines them:
 - `top_k == 0 and top_p == 0` (the defaults) or `top_k == 1` is greedy; `temperature == 0` is
   greedy too (TensorRT-LLM rejects it; clients often send it meaning greedy).
-- `random_seed` defaults to 0, as in TensorRT-LLM: unseeded sampling is reproducible. Each
+- `seed` defaults to 0, as in TensorRT-LLM: unseeded sampling is reproducible. Each
   request owns its generator, so batching never changes which numbers a request draws.
 - Order: temperature (when sampling; it cannot change a greedy choice), then repetition /
   presence / frequency penalties over every token of the sequence (prompt and output), then
-  `min_length` (end_id banned until that many tokens were generated) and `bad_words` (a word's
+  `min_tokens` (end_id banned until that many tokens were generated) and `bad_words` (a word's
   last token is banned when the sequence ends with the rest of it); then top-k, then top-p
   within the top-k, renormalised.
 - Log-probs are those of the processed distribution (after temperature and penalties, before
@@ -31,7 +31,7 @@ class TokenSampler:
     ) -> None:
         self.params = params
         self.end_id = end_id
-        self.rng = np.random.default_rng(params.random_seed)
+        self.rng = np.random.default_rng(params.seed)
         self.counts = np.bincount(prompt, minlength=vocab_size) if params.penalised else None
 
     @property
@@ -39,10 +39,10 @@ class TokenSampler:
         """Whether logits need per-request processing before the choice."""
         p = self.params
         scaled = not p.greedy and p.temperature != 1.0
-        return scaled or p.penalised or p.min_length > 0 or bool(p.bad_words)
+        return scaled or p.penalised or p.min_tokens > 0 or bool(p.bad_words)
 
     def process(self, logits: np.ndarray, tokens: Sequence[int], n_generated: int) -> None:
-        """Apply temperature, penalties, min_length and bad words to one row, in place."""
+        """Apply temperature, penalties, min_tokens and bad words to one row, in place."""
         p = self.params
         if not p.greedy and p.temperature != 1.0:
             logits /= p.temperature
@@ -55,7 +55,7 @@ class TokenSampler:
                 )
             logits[seen] -= p.presence_penalty
             logits -= p.frequency_penalty * self.counts
-        if self.end_id is not None and n_generated < p.min_length:
+        if self.end_id is not None and n_generated < p.min_tokens:
             logits[self.end_id] = -np.inf
         for word in p.bad_words:
             head = word[:-1]

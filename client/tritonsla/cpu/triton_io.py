@@ -136,11 +136,11 @@ def _sampling(tensors: Mapping[str, np.ndarray]) -> SamplingParams:
         "temperature": _scalar(tensors, "temperature", float),
         "top_k": _scalar(tensors, "runtime_top_k", int),
         "top_p": _scalar(tensors, "runtime_top_p", float),
-        "random_seed": _scalar(tensors, "random_seed", int),
+        "seed": _scalar(tensors, "seed", int),
         "repetition_penalty": _scalar(tensors, "repetition_penalty", float),
         "presence_penalty": _scalar(tensors, "presence_penalty", float),
         "frequency_penalty": _scalar(tensors, "frequency_penalty", float),
-        "min_length": _scalar(tensors, "min_length", int),
+        "min_tokens": _scalar(tensors, "min_tokens", int),
     }
     bad_words = word_list(tensors.get("bad_words_list"), "bad_words_list")
     return SamplingParams(**{k: v for k, v in values.items() if v is not None}, bad_words=bad_words)

@@ -139,14 +139,14 @@ class Catalog:
             )
         options = CallOptions(sla=endpoint.sla, max_tokens=max_tokens, stream=True)
         if body.min_tokens:
-            options["min_length"] = body.min_tokens
+            options["min_tokens"] = body.min_tokens
         if priority is not None:
             options["priority"] = priority
         if deadline_ms is not None:
             options["deadline_s"] = deadline_ms / 1000
         options.update(sampling(body.temperature, body.top_p))
         if body.seed is not None:
-            options["random_seed"] = body.seed
+            options["seed"] = body.seed
         stops = body.stops()
         if stops:
             options["stop_words"] = stops

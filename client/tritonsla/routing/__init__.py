@@ -23,7 +23,7 @@ that ends early on either client (a timeout, a closed stream, a cancelled task) 
 engine with TensorRT-LLM's `stop`, on the ensemble as on the BLS: the stop goes out on the
 request's own gRPC stream a bounded number of times, until the final response comes.
 `output_tokens` is exact: every response of the ensemble and the BLS reports its tokens
-(`output_log_probs`); `min_length=max_tokens` makes lengths exact too.
+(`output_log_probs`); `min_tokens=max_tokens` makes lengths exact too.
 
 Exceptions (all derive from tritonsla.errors.TritonSlaError):
 

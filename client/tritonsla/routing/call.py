@@ -51,9 +51,9 @@ class CallOptions(TypedDict, total=False):
     "normal" or "low". deadline_s: seconds after which the answer is useless; routes, admits,
     sets Triton's queue timeout and bounds the call. max_tokens: tokens to generate (default
     64). stream: one response per token(s) (default True) or one response. allow_spill: a
-    looser class may take the request when its own cannot meet the deadline. min_length: tokens
-    to generate at least (min_length = max_tokens gives exact output lengths; the engine refuses
-    end_id=-1). temperature, top_k, top_p, random_seed, end_id, stop_words, bad_words: sampling
+    looser class may take the request when its own cannot meet the deadline. min_tokens: tokens
+    to generate at least (min_tokens = max_tokens gives exact output lengths; the engine refuses
+    end_id=-1). temperature, top_k, top_p, seed, end_id, stop_words, bad_words: sampling
     inputs (model defaults when absent). request_id: Triton request id (128 random bits when
     absent; it must be unique among requests in flight). model: a fixed Triton
     model (e.g. "batch_ensemble"), bypassing routing and admission. url: a fixed replica
@@ -66,11 +66,11 @@ class CallOptions(TypedDict, total=False):
     max_tokens: int
     stream: bool
     allow_spill: bool
-    min_length: int | None
+    min_tokens: int | None
     temperature: float | None
     top_k: int | None
     top_p: float | None
-    random_seed: int | None
+    seed: int | None
     end_id: int | None
     stop_words: Sequence[str] | None
     bad_words: Sequence[str] | None
@@ -101,9 +101,9 @@ def make_call(prompt: str, default_timeout: Timeout, **options: Unpack[CallOptio
         temperature=options.get("temperature"),
         top_k=options.get("top_k"),
         top_p=options.get("top_p"),
-        random_seed=options.get("random_seed"),
+        seed=options.get("seed"),
         end_id=options.get("end_id"),
-        min_length=options.get("min_length"),
+        min_tokens=options.get("min_tokens"),
         stop_words=None if stop_words is None else tuple(stop_words),
         bad_words=None if bad_words is None else tuple(bad_words),
     )

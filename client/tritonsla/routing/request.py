@@ -42,9 +42,9 @@ class Sampling:
     temperature: float | None = None
     top_k: int | None = None
     top_p: float | None = None
-    random_seed: int | None = None
+    seed: int | None = None
     end_id: int | None = None
-    min_length: int | None = None
+    min_tokens: int | None = None
     stop_words: tuple[str, ...] | None = None
     bad_words: tuple[str, ...] | None = None
 
@@ -62,10 +62,10 @@ class GenerateRequest:
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
             raise ValueError(f"`max_tokens` must be >= 1; got {self.max_tokens}")
-        low = self.sampling.min_length
+        low = self.sampling.min_tokens
         if low is not None and not 0 <= low <= self.max_tokens:
             raise ValueError(
-                f"`min_length` must be in 0..max_tokens ({self.max_tokens}); got {low}"
+                f"`min_tokens` must be in 0..max_tokens ({self.max_tokens}); got {low}"
             )
         if not self.request_id:
             raise ValueError("`request_id` must not be empty (streams match answers by it)")

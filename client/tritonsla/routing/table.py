@@ -72,7 +72,7 @@ class Endpoint:
 
     @property
     def contract(self) -> bool:
-        """Whether the model serves the ensemble/BLS contract (output_log_probs, min_length)."""
+        """Whether the model serves the ensemble/BLS contract (output_log_probs, min_tokens)."""
         return self.engine_model is not None
 
     @property

@@ -49,18 +49,18 @@ def _sent(table: EndpointTable, **sender) -> dict:
 
 
 def test_contract_models_are_asked_for_exactly_max_tokens(table):
-    assert _sent(table) == {"max_tokens": 16, "stream": True, "min_length": 16, "sla": "realtime"}
-    assert _sent(table, model="batch_ensemble")["min_length"] == 16
-    assert "min_length" not in _sent(table, exact_lengths=False)
+    assert _sent(table) == {"max_tokens": 16, "stream": True, "min_tokens": 16, "sla": "realtime"}
+    assert _sent(table, model="batch_ensemble")["min_tokens"] == 16
+    assert "min_tokens" not in _sent(table, exact_lengths=False)
 
 
-def test_other_models_get_no_min_length(table):
+def test_other_models_get_no_min_tokens(table):
     echo = pinned_table(table, "echo", ADDRESS)
     assert echo.models["echo"].engine_model is None
-    assert "min_length" not in _sent(echo, model="echo")
+    assert "min_tokens" not in _sent(echo, model="echo")
     general = pinned_table(table, "general_ensemble", ADDRESS)  # rendered from another deploy
     assert general.models["general_ensemble"].engine_model == "general_tensorrt_llm"
-    assert _sent(general, model="general_ensemble")["min_length"] == 16
+    assert _sent(general, model="general_ensemble")["min_tokens"] == 16
 
 
 def test_partial_answers_keep_their_reported_tokens():

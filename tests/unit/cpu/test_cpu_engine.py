@@ -118,7 +118,7 @@ def first_new_token_index(tokens: list[int], start: int) -> int:
     return next(k for k in range(start, len(tokens)) if tokens[k] not in tokens[:k])
 
 
-def test_end_id_stops_without_being_output_and_min_length_delays_it(
+def test_end_id_stops_without_being_output_and_min_tokens_delays_it(
     checkpoint_dir: Path, expected: list[list[int]]
 ) -> None:
     generated = expected[0]
@@ -128,7 +128,7 @@ def test_end_id_stops_without_being_output_and_min_length_delays_it(
     out = Collector()
     engine.submit(out.request("end", PROMPTS[0], NEW, end_id=end_id, streaming=True))
     engine.submit(out.request("end-full", PROMPTS[0], NEW, end_id=end_id))
-    late = SamplingParams(min_length=k + 1)
+    late = SamplingParams(min_tokens=k + 1)
     engine.submit(out.request("min", PROMPTS[0], NEW, end_id=end_id, sampling=late))
     run_to_completion(engine)
     assert out.streamed("end") == generated[:k]
@@ -172,7 +172,7 @@ def test_bad_words_are_never_generated(checkpoint_dir: Path, expected: list[list
 
 
 def test_seeded_sampling_does_not_depend_on_batch_neighbours(checkpoint_dir: Path) -> None:
-    sampling = SamplingParams(top_k=50, temperature=1.5, random_seed=7)
+    sampling = SamplingParams(top_k=50, temperature=1.5, seed=7)
 
     def run(neighbours: int) -> list[int]:
         engine = make_engine(checkpoint_dir)
@@ -187,7 +187,7 @@ def test_seeded_sampling_does_not_depend_on_batch_neighbours(checkpoint_dir: Pat
     assert alone == run(3)
     other_seed = make_engine(checkpoint_dir)
     out = Collector()
-    reseeded = SamplingParams(top_k=50, temperature=1.5, random_seed=8)
+    reseeded = SamplingParams(top_k=50, temperature=1.5, seed=8)
     other_seed.submit(out.request("y", PROMPTS[2], NEW, sampling=reseeded, streaming=True))
     run_to_completion(other_seed)
     assert out.streamed("y") != alone

@@ -1,4 +1,4 @@
-"""Token choice: greedy, seeded sampling, top-k / top-p, penalties, min_length, bad words."""
+"""Token choice: greedy, seeded sampling, top-k / top-p, penalties, min_tokens, bad words."""
 
 from __future__ import annotations
 
@@ -35,8 +35,7 @@ def test_top_k_one_equals_greedy_and_greedy_is_argmax() -> None:
     rows = logits_rows(6)
     greedy = [TokenSampler(SamplingParams(), (), V, None) for _ in rows]
     top1 = [
-        TokenSampler(SamplingParams(top_k=1, temperature=0.7, random_seed=9), (), V, None)
-        for _ in rows
+        TokenSampler(SamplingParams(top_k=1, temperature=0.7, seed=9), (), V, None) for _ in rows
     ]
     a, _ = choose_tokens(rows.copy(), greedy, [[]] * 6, [0] * 6, [False] * 6)
     b, _ = choose_tokens(rows.copy(), top1, [[]] * 6, [0] * 6, [False] * 6)
@@ -45,24 +44,24 @@ def test_top_k_one_equals_greedy_and_greedy_is_argmax() -> None:
 
 def test_sampling_is_reproducible_per_seed_and_varies_across_seeds() -> None:
     row = logits_rows(1)[0] * 0.3  # flat enough that samples differ
-    params = SamplingParams(top_k=20, temperature=1.0, random_seed=42)
+    params = SamplingParams(top_k=20, temperature=1.0, seed=42)
     first = draw_many(params, row, 30)
     assert first == draw_many(params, row, 30)
-    assert first != draw_many(SamplingParams(top_k=20, random_seed=43), row, 30)
+    assert first != draw_many(SamplingParams(top_k=20, seed=43), row, 30)
     assert len(set(first)) > 3
 
 
 def test_top_k_and_top_p_restrict_the_candidates() -> None:
     row = logits_rows(1, seed=3)[0]
     best = set(np.argsort(-row)[:3].tolist())
-    assert set(draw_many(SamplingParams(top_k=3, random_seed=1), row, 60)) <= best
+    assert set(draw_many(SamplingParams(top_k=3, seed=1), row, 60)) <= best
     probs = np.exp(row - row.max())
     probs /= probs.sum()
     order = np.argsort(-probs)
     nucleus = set(order[: int(np.searchsorted(np.cumsum(probs[order]), 0.5)) + 1].tolist())
-    drawn = set(draw_many(SamplingParams(top_p=0.5, random_seed=1), row, 200))
+    drawn = set(draw_many(SamplingParams(top_p=0.5, seed=1), row, 200))
     assert drawn <= nucleus and len(drawn) > 1
-    assert set(draw_many(SamplingParams(top_p=1e-6, random_seed=1), row, 10)) == {int(order[0])}
+    assert set(draw_many(SamplingParams(top_p=1e-6, seed=1), row, 10)) == {int(order[0])}
 
 
 def test_penalties_move_logits_of_seen_tokens() -> None:
@@ -79,8 +78,8 @@ def test_penalties_move_logits_of_seen_tokens() -> None:
     assert logits[2] == pytest.approx(1.0 / 2 - 0.5 - 0.25)
 
 
-def test_min_length_bans_end_id_and_bad_words_ban_their_last_token() -> None:
-    params = SamplingParams(min_length=2, bad_words=((7,), (4, 5)))
+def test_min_tokens_bans_end_id_and_bad_words_ban_their_last_token() -> None:
+    params = SamplingParams(min_tokens=2, bad_words=((7,), (4, 5)))
     sampler = TokenSampler(params, (), V, end_id=3)
     row = np.zeros(V, np.float32)
     sampler.process(row, [1, 4], n_generated=1)

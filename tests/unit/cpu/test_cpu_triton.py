@@ -39,11 +39,11 @@ def test_request_from_tensors_reads_every_contract_input() -> None:
         runtime_top_k=np.array([4], np.int32),
         runtime_top_p=np.array([0.5], np.float32),
         temperature=np.array([0.7], np.float32),
-        random_seed=np.array([123], np.uint64),
+        seed=np.array([123], np.uint64),
         repetition_penalty=np.array([1.1], np.float32),
         presence_penalty=np.array([0.2], np.float32),
         frequency_penalty=np.array([0.3], np.float32),
-        min_length=np.array([2], np.int32),
+        min_tokens=np.array([2], np.int32),
         return_log_probs=np.array([True]),
         beam_width=np.array([1], np.int32),
         len_penalty=np.array([1.0], np.float32),
@@ -55,7 +55,7 @@ def test_request_from_tensors_reads_every_contract_input() -> None:
     assert request.end_id == 2 and request.streaming and request.return_log_probs
     assert request.stop_words == ((8, 9), (10,))
     s = request.sampling
-    assert (s.top_k, s.random_seed, s.min_length, s.bad_words) == (4, 123, 2, ((11,),))
+    assert (s.top_k, s.seed, s.min_tokens, s.bad_words) == (4, 123, 2, ((11,),))
     assert (s.top_p, s.temperature) == pytest.approx((0.5, 0.7))
     assert (s.repetition_penalty, s.presence_penalty, s.frequency_penalty) == pytest.approx(
         (1.1, 0.2, 0.3)

@@ -54,10 +54,10 @@ def test_options_carry_sampling_stops_and_the_class(catalog: Catalog) -> None:
         "sla": "realtime",
         "max_tokens": 8,
         "stream": True,
-        "min_length": 2,
+        "min_tokens": 2,
         "temperature": 0.5,
         "top_p": 0.9,
-        "random_seed": 3,
+        "seed": 3,
         "stop_words": ("\n",),
     }
     assert plan.stops == ("\n",) and plan.prompt_tokens == len(catalog.tokenizer.encode("Hello"))

@@ -42,7 +42,7 @@ def test_sampling_and_words_map_to_llm_fields():
         _request(
             temperature=np.array([0.7], np.float32),
             runtime_top_k=np.array([40], np.int32),
-            random_seed=np.array([3], np.uint64),
+            seed=np.array([3], np.uint64),
             end_id=np.array([2], np.int32),
             stop_words_list=words,
             return_log_probs=np.array([True]),

@@ -45,7 +45,7 @@ def test_sampling_inputs_use_the_contract_types():
         temperature=0.7,
         top_k=5,
         top_p=0.9,
-        random_seed=2**63,
+        seed=2**63,
         end_id=50256,
         stop_words=("\n\n", "END"),
         bad_words=(),
@@ -59,22 +59,22 @@ def test_sampling_inputs_use_the_contract_types():
         "temperature": ("FP32", [1, 1]),
         "top_k": ("INT32", [1, 1]),
         "top_p": ("FP32", [1, 1]),
-        "random_seed": ("UINT64", [1, 1]),
+        "seed": ("UINT64", [1, 1]),
         "end_id": ("INT32", [1, 1]),
         "stop_words": ("BYTES", [1, 2]),  # an empty word list is not sent
     }
-    assert np.frombuffer(tensors["random_seed"][2], np.uint64).tolist() == [2**63]
+    assert np.frombuffer(tensors["seed"][2], np.uint64).tolist() == [2**63]
 
 
-def test_max_tokens_must_be_positive_and_min_length_within_it():
+def test_max_tokens_must_be_positive_and_min_tokens_within_it():
     with pytest.raises(ValueError, match="`max_tokens` must be >= 1; got 0"):
         GenerateRequest("p", 0, True, "r")
-    with pytest.raises(ValueError, match=r"`min_length` must be in 0\.\.max_tokens \(4\); got 5"):
-        GenerateRequest("p", 4, True, "r", Sampling(min_length=5))
+    with pytest.raises(ValueError, match=r"`min_tokens` must be in 0\.\.max_tokens \(4\); got 5"):
+        GenerateRequest("p", 4, True, "r", Sampling(min_tokens=5))
 
 
 def test_the_stream_message_matches_the_tensors_and_asks_for_token_counts():
-    request = GenerateRequest("héllo", 16, True, "r3", Sampling(min_length=16))
+    request = GenerateRequest("héllo", 16, True, "r3", Sampling(min_tokens=16))
     message = build_request(request, "realtime_ensemble", priority=2, timeout_us=5000)
     tensors = _tensors(request)
     assert message.model_name == "realtime_ensemble" and message.id == "r3"
