@@ -175,9 +175,14 @@ def next_rate(low: Probe | None, high: Probe | None, settings: CapacitySettings)
         return None if low.rate >= s.max_rps else min(_round(low.rate * s.factor), s.max_rps)
     if low is None:  # everything so far failed: go down
         return None if high.rate <= s.min_rps else max(_round(high.rate / s.factor), s.min_rps)
-    if (high.rate - low.rate) / low.rate <= s.tolerance:
+    if (high.rate - low.rate) / low.rate <= s.tolerance + ROUNDING:
         return None
     return _round((low.rate + high.rate) / 2)
+
+
+ROUNDING = 1e-3
+"""Slack of the tolerance test for rates rounded to 4 significant digits: the midpoint of 4.375
+and 4.8125 is probed as 4.594, and the bracket [4.375, 4.594] is then 5.006% wide, not 5%."""
 
 
 def _round(rate: float) -> float:

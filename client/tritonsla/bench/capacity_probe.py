@@ -170,10 +170,15 @@ WARMUP_SEED_OFFSET = 1_000_003
 """The warm-up draws its arrivals and requests apart from every probe's (seed + attempt)."""
 
 
+WARMUP_DRAIN_S = 1.0
+"""The warm-up's answers are not read: what is still running a second after its last send is
+cancelled (the engine frees it at once), rather than waited for as a probe's are."""
+
+
 def warmup_limits(settings: CapacitySettings) -> Limits:
     """The server warm-up's limits: `server_warmup_s` of the start rate, nothing measured."""
     count = max(math.ceil(settings.start_rps * settings.server_warmup_s), 2)
-    return Limits(requests=count, drain_s=settings.drain_s)
+    return Limits(requests=count, drain_s=WARMUP_DRAIN_S)
 
 
 class WarmupProgress:

@@ -187,6 +187,12 @@ def test_next_rate_stops_within_the_tolerance() -> None:
     assert next_rate(low, Probe(10.6, slo_met=False), SETTINGS) == 10.3
 
 
+def test_a_bracket_within_the_tolerance_but_for_rounding_ends_the_search() -> None:
+    # 4.594 is the midpoint of 4.375 and 4.8125 rounded: the bracket is 5% wide but for it
+    assert next_rate(Probe(4.375, slo_met=True), Probe(4.594, slo_met=False), SETTINGS) is None
+    assert next_rate(Probe(4.375, slo_met=True), Probe(4.6, slo_met=False), SETTINGS) == 4.487
+
+
 def test_bracket_steps_are_rounded_to_four_significant_digits() -> None:
     fine = replace(SETTINGS, factor=1.2)
     assert next_rate(Probe(5.7744, slo_met=True), None, fine) == 6.929
