@@ -85,7 +85,7 @@ DEMO_CAPACITY = CapacitySettings(
     stop_in_flight_s=15.0,
 )
 """Probes of 20 s (at least 60 requests, ~26 s with warm-up and drain) after a 10-s warm-up of
-each server: three searches of 6-11 probes each, confirmations included, take 10-12 minutes
+each server: three searches of 6-11 probes each, confirmations included, take 9.5-11 minutes
 here. Probes of 15 s took 7-8 minutes, but two such searches on one idle machine within the
 hour put the dedicated topology at 4.375 and 3.375 req/s and single at 6.64 and 7.73: with a
 quarter fewer answers, one burst decides a class's p95, and a batch job that drains a second
@@ -105,7 +105,7 @@ OWNER = "tritonsla demo"
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take 10-12 minutes on two cores."""
+    """What the demo runs; the defaults take 9.5-11 minutes on two cores."""
 
     out: Path = Path("reports/demo")
     topologies: tuple[Topology, ...] = TOPOLOGIES
