@@ -31,7 +31,14 @@ class ClientWatch:
         self.gone = False
         self._armed = True
         self._task = asyncio.current_task()
-        self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+        self._watcher: asyncio.Task | None = None
+        # Started from the loop's next round, so that the tasks the SDK starts meanwhile (the
+        # ones writing the request to the server) run first.
+        asyncio.get_running_loop().call_soon(self._start, receive)
+
+    def _start(self, receive: Receive) -> None:
+        if self._armed:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
 
     async def _watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -53,18 +60,23 @@ class ClientWatch:
     def close(self) -> None:
         """Stop watching: the request is answered, or its answer is about to end."""
         self._armed = False
-        self._watcher.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
+SSE_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+)
 
 
 def _headers(extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
-    headers = {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-store",
-        "connection": "keep-alive",
-        "x-accel-buffering": "no",  # nginx: pass each event on at once
-        **{key.lower(): value for key, value in extra.items()},
-    }
-    return [(key.encode("latin-1"), value.encode("latin-1")) for key, value in headers.items()]
+    return [
+        *SSE_HEADERS,
+        *((key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in extra.items()),
+    ]
 
 
 def _body(data: bytes, more: bool = True) -> Message:

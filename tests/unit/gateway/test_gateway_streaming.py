@@ -1,9 +1,12 @@
-"""The gateway's SSE response and disconnect watch, driven as uvicorn drives an ASGI app."""
+"""The gateway's SSE response and disconnect watch, driven as uvicorn drives an ASGI app; the
+per-token chunks it sends."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
+from tritonsla.gateway.responses import Shape
 from tritonsla.gateway.streaming import ClientWatch, EventStream
 
 SCOPE = {"type": "http", "method": "POST", "asgi": {"spec_version": "2.4"}}
@@ -124,3 +127,13 @@ def test_the_watch_cancels_a_wait_only_while_armed() -> None:
         return stopped, quiet.left()
 
     assert asyncio.run(run()) == (True, False)
+
+
+def test_text_chunks_are_the_bytes_a_whole_dump_gives() -> None:
+    for kind in ("completion", "chat"):
+        shape = Shape(kind, 'tiny-gpt2:"rt"é')
+        for text in ("", ' he said "hi"\n', "日本語", "\x00text\x00", "\u2028"):
+            fast = json.loads(shape.chunk(text))
+            assert shape.chunk(text) == shape._dump_chunk(text, None, False)
+            choice = fast["choices"][0]
+            assert (choice["delta"]["content"] if kind == "chat" else choice["text"]) == text
