@@ -229,15 +229,16 @@ class Gateway:
         chunks: AsyncIterator[Chunk],
         first: Chunk | None,
         ending: Ending,
-    ) -> AsyncGenerator[str, None]:
-        """The SSE data lines of a stream whose first chunk (None: it had none) has come."""
+    ) -> AsyncGenerator[list[str], None]:
+        """The SSE data lines of a stream whose first chunk (None: it had none) has come, in
+        batches that are ready together (a chat's role announcement and its first text; the
+        finish reason, usage and [DONE]), each batch written at once."""
         stops = StopFilter(plan.stops)
         outcome: Outcome = "error"
         tokens: int | None = None
         received: list[str] = []
+        pending = [shape.chunk(None, role=True)] if shape.kind == "chat" else []
         try:
-            if shape.kind == "chat":
-                yield shape.chunk(None, role=True)
             chunk = first
             while chunk is not None:
                 received.append(chunk.text)
@@ -245,7 +246,9 @@ class Gateway:
                 if text:
                     if clock.first_ns is None:
                         clock.first_ns = time.perf_counter_ns()
-                    yield shape.chunk(text)
+                    pending.append(shape.chunk(text))
+                    yield pending
+                    pending = []
                 if stops.stopped:
                     break
                 chunk = await anext(chunks, None)
@@ -255,19 +258,18 @@ class Gateway:
             else:
                 rest = stops.finish()
                 if rest:
-                    yield shape.chunk(rest)
+                    pending.append(shape.chunk(rest))
                 tokens = stream.result.output_tokens or 0
             clock.end_ns = time.perf_counter_ns()
             reason = "stop" if stops.stopped else finish_reason(tokens, plan.max_tokens, False)
-            yield shape.chunk(None, reason)
+            pending.append(shape.chunk(None, reason))
             if plan.include_usage:
-                yield shape.usage_chunk(usage(plan.prompt_tokens, tokens))
+                pending.append(shape.usage_chunk(usage(plan.prompt_tokens, tokens)))
             outcome = "ok"
-            yield DONE
+            yield [*pending, DONE]
         except RequestError as error:
             answer, outcome = routing_failure(error)
-            yield error_event(answer.body())
-            yield DONE
+            yield [*pending, error_event(answer.body()), DONE]
         except (asyncio.CancelledError, GeneratorExit):
             outcome = "cancelled"
             raise

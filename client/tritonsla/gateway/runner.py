@@ -36,16 +36,16 @@ class _Server(uvicorn.Server):
 def server_of(app: Starlette, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for `app`: no access log (it costs per request), warnings only.
 
-    HTTP is parsed and written by httptools (llhttp, in C): uvicorn's default, h11, does it in
-    Python, a visible share of what the gateway adds to time to first token. The event loop is
-    asyncio's own, named so that an installed uvloop does not replace the loop grpc.aio is
-    tested on.
+    Both halves of its own per-request work run in C: HTTP parsed and written by httptools
+    (llhttp) instead of uvicorn's default h11 in Python, and the event loop is uvloop's (libuv),
+    on which the SDK's grpc.aio calls run too. Each took a visible share off what the gateway
+    adds to time to first token (benchmarks/gateway_overhead.py).
     """
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        loop="asyncio",
+        loop="uvloop",
         http="httptools",
         log_level="warning",
         access_log=False,

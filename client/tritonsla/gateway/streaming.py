@@ -7,15 +7,16 @@ token is sent.
 - `ClientWatch` waits for `http.disconnect` and then cancels the serving task, which stops the
   SDK call (and so the request at the engine) wherever it waits: for the first token or for the
   next chunk. The handler absorbs that cancellation (`left`).
-- `EventStream` writes `text/event-stream` (SSE): one `data: <event>` per event, a keep-alive
-  comment after PING_S without one (proxies drop silent streams), and calls `on_close` however
-  the stream ends, also when the client left before the first byte.
+- `EventStream` writes `text/event-stream` (SSE): one `data: <event>` per event, events that
+  are ready together in one write, a keep-alive comment after PING_S without one (proxies drop
+  silent streams), and calls `on_close` however the stream ends, also when the client left
+  before the first byte.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from starlette.types import Message, Receive, Scope, Send
@@ -84,7 +85,8 @@ def _body(data: bytes, more: bool = True) -> Message:
 
 
 class EventStream:
-    """An SSE response of `events` (each one `data:` line), ended by `on_close` in every case.
+    """An SSE response of `events` (each one `data:` line; a sequence of them is written at
+    once), ended by `on_close` in every case.
 
     `watch` (the request's ClientWatch) is closed when the stream ends; a cancellation it caused
     ends the stream quietly. `ping` (seconds) 0 sends no keep-alive comments.
@@ -92,7 +94,7 @@ class EventStream:
 
     def __init__(
         self,
-        events: AsyncGenerator[str, None],
+        events: AsyncGenerator[str | Sequence[str], None],
         on_close: Callable[[], Awaitable[None]],
         *,
         watch: ClientWatch | None = None,
@@ -116,8 +118,9 @@ class EventStream:
             self._last_sent = loop.time()
             if self._ping_s > 0:
                 self._timer = loop.call_later(self._ping_s, self._ping, send)
-            async for event in self._events:
-                await send(_body(b"data: " + event.encode() + b"\n\n"))
+            async for batch in self._events:
+                events = (batch,) if isinstance(batch, str) else batch
+                await send(_body(b"".join(b"data: %s\n\n" % e.encode() for e in events)))
                 self._last_sent = loop.time()
             await self._stop_pings()
             if watch is not None:

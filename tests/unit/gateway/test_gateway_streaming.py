@@ -35,7 +35,7 @@ def test_events_are_data_lines_and_the_end_closes_once() -> None:
 
     async def events():
         yield '{"a":1}'
-        yield "[DONE]"
+        yield ['{"b":2}', "[DONE]"]  # ready together: one write
 
     async def on_close() -> None:
         closed.append(True)
@@ -54,7 +54,11 @@ def test_events_are_data_lines_and_the_end_closes_once() -> None:
     assert headers[b"content-type"] == b"text/event-stream; charset=utf-8"
     assert headers[b"cache-control"] == b"no-store"
     assert headers[b"x-sla-class"] == b"rt"
-    assert peer.body() == b'data: {"a":1}\n\ndata: [DONE]\n\n'
+    assert [m["body"] for m in bodies] == [
+        b'data: {"a":1}\n\n',
+        b'data: {"b":2}\n\ndata: [DONE]\n\n',
+        b"",
+    ]
     assert [m["more_body"] for m in bodies] == [True, True, False]
     assert closed == [True]
 
