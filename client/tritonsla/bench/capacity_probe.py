@@ -31,7 +31,7 @@ import numpy as np
 
 from tritonsla.bench.benchmark import PreparedBench, sdk_sender
 from tritonsla.bench.capacity import CapacityResult, CapacitySettings, Probe, search
-from tritonsla.bench.early_verdict import SloMisses
+from tritonsla.bench.early_verdict import SloMisses, planned_per_class
 from tritonsla.bench.records import RequestRecord
 from tritonsla.bench.runner import ProgressHook, Sender, run_load, run_once
 from tritonsla.bench.saturation import judge
@@ -133,7 +133,10 @@ async def run_probe(
     """One Poisson run at `rate`, judged (see the module docstring). Attempt n draws its
     arrivals and requests with the options' seed + n: confirmations see other traffic."""
     stop = asyncio.Event()
-    misses = SloMisses(prepared.objectives, probe_requests(rate, settings))
+    limits = probe_limits(rate, settings)
+    assert limits.requests is not None
+    planned = planned_per_class(prepared.workload, limits.warmup_requests, limits.requests)
+    misses = SloMisses(prepared.objectives, planned)
     decided: list[str] = []
 
     def on_record(record: RequestRecord) -> None:
@@ -148,7 +151,7 @@ async def run_probe(
     try:
         run = await run_once(
             probe_arrivals(rate, settings),
-            probe_limits(rate, settings),
+            limits,
             prepared.workload,
             counted,
             prepared.objectives,

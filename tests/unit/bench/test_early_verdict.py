@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ from benchkit import fake_sender, record
 
 from tritonsla.bench.capacity import CapacitySettings
 from tritonsla.bench.capacity_probe import run_probe
-from tritonsla.bench.early_verdict import SloMisses, misses_that_decide
+from tritonsla.bench.early_verdict import SloMisses, misses_that_decide, planned_per_class
 from tritonsla.bench.workload import PromptEntry, PromptFile, TokenLengths, Workload
 from tritonsla.profiles.schema import Slo
 
@@ -39,7 +40,7 @@ def test_the_decisive_count_puts_the_percentile_above_for_any_class_size(
 
 
 def test_misses_decide_only_once_enough_and_only_measured_ones_count() -> None:
-    misses = SloMisses(SLO, planned=120)  # p95 of <= 120: 7 misses decide
+    misses = SloMisses(SLO, planned={"realtime": 120, "batch": 40})  # p95 of 120: 7 decide
     assert misses_that_decide(120, 95) == 7
     assert misses.add(slow(0, warmup=True)) is None
     assert misses.add(slow(1, sla="batch")) is None  # a class without objective
@@ -50,8 +51,30 @@ def test_misses_decide_only_once_enough_and_only_measured_ones_count() -> None:
     assert "ttft_ms objective of 500 ms" in reasons[6]
 
 
+def test_each_class_is_decided_by_its_own_planned_count() -> None:
+    objectives = {"realtime": Slo(ttft_ms=500), "interactive": Slo(ttft_ms=500)}
+    misses = SloMisses(objectives, planned={"realtime": 20, "interactive": 200})
+    assert [misses.add(slow(i, sla="interactive")) for i in range(10)] == [None] * 10  # 11 decide
+    assert misses.add(slow(10)) is None
+    assert "realtime: 2 requests above" in (misses.add(slow(11)) or "")  # 20 - floor(19 * 0.95)
+
+
+def test_a_class_with_nothing_planned_is_never_decided() -> None:
+    misses = SloMisses(SLO, planned={"batch": 10})
+    assert [misses.add(slow(i)) for i in range(20)] == [None] * 20
+
+
+def test_planned_counts_follow_the_workload_request_by_request() -> None:
+    entries = tuple(PromptEntry("hi", 1, 4, sla) for sla in ("realtime", "batch", "batch"))
+    workload = Workload(PromptFile(Path("inline"), entries), TokenLengths(4))
+    assert planned_per_class(workload, 1, 6) == {"batch": 4, "realtime": 2}
+    assert planned_per_class(workload, 1, 6) == Counter(
+        workload.request(i).sla for i in range(1, 7)
+    )
+
+
 def test_failed_requests_count_as_misses_of_every_objective() -> None:
-    misses = SloMisses({"realtime": Slo(e2e_ms=4000)}, planned=20)  # p95 of <= 20: 2 decide
+    misses = SloMisses({"realtime": Slo(e2e_ms=4000)}, planned={"realtime": 20})  # 2 decide
     failed = record(0, status="error", error_kind="ServerRejected")
     assert misses.add(failed) is None
     assert "e2e_ms" in (misses.add(record(1, status="error", error_kind="Timeout")) or "")
