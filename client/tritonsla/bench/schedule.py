@@ -1,10 +1,13 @@
 """Load strategies, registered by name, and the scheduler that drives them.
 
 Names read like guidellm's: `concurrent@8` (closed loop, 8 requests in flight), `constant@4rps`,
-`poisson@4rps`, `gamma@4rps,burstiness=0.5` (open loop). Open-loop requests each get a
+`poisson@4rps`, `gamma@4rps,burstiness=0.5` (open loop); a fixed schedule of given send times
+(`fixed@...`, from a file, not from a name) is open loop too. Open-loop requests each get a
 scheduled send time before anything is sent; latencies are measured from that time, so a client
 or server that falls behind shows up as latency instead of being hidden (no coordinated
-omission). In a closed loop the scheduled time is the moment a worker is free to send.
+omission); on the `time.perf_counter` clock they are released by a timerfd pacer
+(`tritonsla.bench.pacer`), within tens of microseconds of their time instead of about a
+millisecond late. In a closed loop the scheduled time is the moment a worker is free to send.
 
 `schedule()` is an async generator: it yields every request's outcome as it completes, and its
 `finally` cancels the dispatcher, the workers and any request still in flight. Setting its
@@ -16,16 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from tritonsla.bench.pacer import precise_pacer
 from tritonsla.errors import ConfigError
 
 T = TypeVar("T")
@@ -139,6 +144,66 @@ class Gamma(RateStrategy):
         scale = 1.0 / (self.rate * self.burstiness)
         while True:
             yield float(rng.gamma(self.burstiness, scale))
+
+
+@dataclass(frozen=True)
+class FixedSchedule(RateStrategy):
+    """Given send times (aiperf's and genai-perf's `--fixed-schedule`), e.g. a recorded run's.
+
+    `times` are seconds from the start of the run, non-decreasing, the first 0; `rate` is their
+    mean rate. Build it with `FixedSchedule.of(times)`. The run ends when the times do.
+    """
+
+    times: tuple[float, ...] = ()
+    kind: ClassVar[str] = "fixed"
+    open_loop: ClassVar[bool] = True
+
+    @classmethod
+    def of(cls, times: Sequence[float]) -> FixedSchedule:
+        """The schedule of `times` (seconds, any origin): shifted so the first is 0, sorted."""
+        if len(times) < 2:
+            raise ConfigError(SOURCE, "fixed schedule", "fewer than 2 send times", "give more")
+        if not all(math.isfinite(t) for t in times):
+            raise ConfigError(SOURCE, "fixed schedule", "a send time is not finite", "fix it")
+        ordered = sorted(times)
+        span = ordered[-1] - ordered[0]
+        if span <= 0:
+            raise ConfigError(
+                SOURCE, "fixed schedule", "every send time is the same", "spread them out"
+            )
+        shifted = tuple(t - ordered[0] for t in ordered)
+        return cls((len(ordered) - 1) / span, shifted)
+
+    @property
+    def name(self) -> str:
+        return f"fixed@{len(self.times)}x{self.rate:.3g}rps"
+
+    def gaps(self, rng: np.random.Generator) -> Iterator[float]:
+        return iter(np.diff(self.times).tolist())
+
+    def offsets(self, seed: int) -> Iterator[float]:
+        return iter(self.times)
+
+
+def schedule_times(text: str, source: str) -> list[float]:
+    """Send times (s) of a JSONL trace whose lines carry `timestamp` in ms (aiperf's and
+    Mooncake's field); other fields are ignored, blank lines skipped."""
+    times: list[float] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            entry = json.loads(line)
+        except ValueError as problem:
+            raise ConfigError(where, "line", f"not JSON ({problem})", "one object a line") from None
+        stamp = entry.get("timestamp") if isinstance(entry, dict) else None
+        if isinstance(stamp, bool) or not isinstance(stamp, int | float) or stamp < 0:
+            raise ConfigError(
+                where, "timestamp", "missing or not a number >= 0", 'write {"timestamp": 125.0}'
+            )
+        times.append(float(stamp) / 1000.0)
+    return times
 
 
 STRATEGIES: dict[str, type[LoadStrategy]] = {
@@ -337,17 +402,23 @@ async def schedule(
         task.add_done_callback(running.discard)
 
     async def open_loop(rate: RateStrategy) -> None:
-        for offset in rate.offsets(seed):
-            due = planner.start + offset
-            slot = planner.next(due)
-            if slot is None or halt.is_set():
-                return
-            delay = due - clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if halt.is_set():  # noticed within one gap between arrivals
-                return
-            start(run_one(slot))
+        pacer = precise_pacer() if clock is time.perf_counter else None
+        try:
+            for offset in rate.offsets(seed):
+                due = planner.start + offset
+                slot = planner.next(due)
+                if slot is None or halt.is_set():
+                    return
+                if pacer is not None:
+                    await pacer.sleep_until(due)
+                elif (delay := due - clock()) > 0:
+                    await asyncio.sleep(delay)
+                if halt.is_set():  # noticed within one gap between arrivals
+                    return
+                start(run_one(slot))
+        finally:
+            if pacer is not None:
+                pacer.close()
 
     async def worker() -> None:
         while not halt.is_set() and (slot := planner.next(clock())) is not None:

@@ -38,10 +38,12 @@ from tritonsla.bench.report.json_report import report_document
 from tritonsla.bench.schedule import (
     Concurrent,
     Constant,
+    FixedSchedule,
     Gamma,
     Limits,
     LoadStrategy,
     Poisson,
+    schedule_times,
     strategy_from_name,
 )
 from tritonsla.bench.workload import TokenLengths
@@ -75,6 +77,7 @@ CAPACITY_EXCLUDES = {
     "request_rate": "--request-rate",
     "sweep": "--sweep",
     "load": "--load",
+    "fixed_schedule": "--fixed-schedule",
     "requests": "--requests",
     "duration": "--duration",
 }
@@ -88,6 +91,7 @@ load (pick one; default --concurrency 1):
                                     open loop: latency counts from each scheduled send time
   --sweep concurrency=1,2,4,8       one run per value; plots latency against throughput
   --load gamma@4rps,burstiness=0.5  a load strategy by name (repeatable)
+  --fixed-schedule trace.jsonl      open loop at recorded send times (`timestamp`, ms)
 
 examples:
   tritonsla bench --deploy deploy/cpu.yaml --mix realtime=0.2,interactive=0.3,batch=0.5 \\
@@ -164,6 +168,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--load", action="append", metavar="NAME",
         help="strategy by name: concurrent@8, constant@4rps, poisson@4rps, "
         "gamma@4rps,burstiness=0.5 (repeatable)",
+    )  # fmt: skip
+    choice.add_argument(
+        "--fixed-schedule", type=Path, metavar="FILE.jsonl",
+        help="open loop at given send times: one JSON object a line with `timestamp` in ms "
+        "(aiperf's and Mooncake's trace field), shifted so the first is 0; prompts still come "
+        "from the workload flags; the run ends with the times",
     )  # fmt: skip
     load.add_argument(
         "--arrival", choices=sorted(ARRIVALS), default="poisson",
@@ -321,6 +331,13 @@ def strategies_of(args: argparse.Namespace) -> tuple[LoadStrategy, ...]:
 
     if args.load:
         return tuple(strategy_from_name(name) for name in args.load)
+    if args.fixed_schedule is not None:
+        path = args.fixed_schedule
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as problem:
+            raise ConfigError(str(path), "(file)", f"cannot read: {problem}", "check it") from None
+        return (FixedSchedule.of(schedule_times(text, str(path))),)
     if args.request_rate is not None:
         return (rate(args.request_rate),)
     if args.sweep:
@@ -345,14 +362,16 @@ def strategies_of(args: argparse.Namespace) -> tuple[LoadStrategy, ...]:
 def options_of(args: argparse.Namespace) -> BenchOptions:
     """BenchOptions from parsed flags."""
     requests = args.requests
+    strategies = strategies_of(args)
     if requests is None and args.duration is None:
-        requests = DEFAULT_REQUESTS
+        fixed = [len(s.times) for s in strategies if isinstance(s, FixedSchedule)]
+        requests = fixed[0] if fixed else DEFAULT_REQUESTS  # a fixed schedule ends with its times
     return BenchOptions(
         deploy=args.deploy,
         sets=tuple(args.sets),
         urls=tuple(args.urls),
         metrics_url=args.metrics_url,
-        strategies=strategies_of(args),
+        strategies=strategies,
         limits=Limits(
             requests=requests,
             duration_s=args.duration,
