@@ -157,6 +157,21 @@ def drift_sentence(item: Drift) -> str:
     )
 
 
+def stopped_reasons(stopped: str, records: Sequence[RequestRecord]) -> list[str]:
+    """Why a stopped probe failed: the stop, and not the figures its cancelled requests spoil.
+
+    The requests still in flight when a probe stops are cancelled and count as failed, so its
+    served rate, drift and other classes' verdicts say more about the stop than about the load.
+    """
+    cancelled = sum(r.status == "incomplete" for r in records)
+    if not cancelled:
+        return [stopped]
+    return [
+        stopped,
+        f"{cancelled} requests still in flight were cancelled (failed in this probe's figures)",
+    ]
+
+
 def judge(
     rate: float,
     run: RunResult,
@@ -189,16 +204,21 @@ def judge(
         for check in verdict.checks
         if not check.passed
     ]
-    reasons = [] if stopped is None else [stopped]
-    if offered is None:
-        reasons.append("too few measured requests were sent to judge the rate")
-    elif not sustained:
-        reasons.append(
-            f"not sustained: served {served:.2f} req/s is {served / offered:.1%} of the "
-            f"{offered:.2f} req/s offered (needs {settings.served_fraction:.0%})"
+    if stopped is not None:
+        reasons = stopped_reasons(stopped, records)
+    elif offered is None:
+        reasons = ["too few measured requests were sent to judge the rate"]
+    else:
+        reasons = (
+            []
+            if sustained
+            else [
+                f"not sustained: served {served:.2f} req/s is {served / offered:.1%} of the "
+                f"{offered:.2f} req/s offered (needs {settings.served_fraction:.0%})"
+            ]
         )
-    reasons += [drift_sentence(d) for d in drifts if d.drifted]
-    reasons += [check_sentence(sla, check) for sla, check in failed]
+        reasons += [drift_sentence(d) for d in drifts if d.drifted]
+        reasons += [check_sentence(sla, check) for sla, check in failed]
     steady = sustained and stopped is None and not any(d.drifted for d in drifts)
     return Probe(
         rate=rate,

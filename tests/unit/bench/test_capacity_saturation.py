@@ -147,7 +147,18 @@ def test_a_stopped_probe_fails_with_the_reason_first() -> None:
         4.0, run_of(steady()), OBJECTIVES, SETTINGS, duration_s=3, stopped="stopped early"
     )
     assert probe.stopped_early and not probe.slo_met and not probe.below_floor
-    assert probe.reasons[0] == "stopped early"
+    assert probe.reasons == ("stopped early",)
+
+
+def test_a_stopped_probe_names_its_cancelled_requests_not_the_figures_they_spoil() -> None:
+    records = steady()
+    records[-10:] = [record(50 + i, status="incomplete", scheduled=12.5 + i / 4) for i in range(10)]
+    probe = judge(4.0, run_of(records), OBJECTIVES, SETTINGS, duration_s=3, stopped="stopped")
+    assert not probe.sustained and not probe.slo_met
+    assert probe.reasons == (
+        "stopped",
+        "10 requests still in flight were cancelled (failed in this probe's figures)",
+    )
 
 
 def test_failed_requests_are_not_served() -> None:
