@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--start-rps",
         type=positive_float,
         default=defaults.capacity.start_rps,
-        help="rate the first capacity search starts at (later ones start at the last capacity)",
+        help="rate the first capacity search starts at (later ones at the highest capacity so far)",
     )
     parser.add_argument(
         "--probe-seconds",

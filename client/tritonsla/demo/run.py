@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -246,15 +247,14 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
             ),
         )
         results: list[TopologyResult] = []
-        capacity = options.capacity
         for topology, parity in zip(options.topologies, parities, strict=True):
+            capacity = next_search_settings(options.capacity, results)
             run_options = replace(options, capacity=capacity)
             result = run_topology(
                 topology, deploys[topology.name], reference, parity, run_options, workload,
                 staging, console,
             )  # fmt: skip
             results.append(result)
-            capacity = next_search_settings(capacity, result)
         lines = write_summary(options, results, reference, staging)
     except BaseException:
         console.print(f"[red]demo failed[/red]; its partial output is in {staging}")
@@ -263,10 +263,15 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     return DemoResult(out, results, lines)
 
 
-def next_search_settings(settings: CapacitySettings, result: TopologyResult) -> CapacitySettings:
-    """Start the next search at the capacity just found, bracketing by REFINE_FACTOR: the
-    topologies are of one order, so this saves probes. Keeps the settings when nothing passed."""
-    found = result.capacity.capacity_rps
+def next_search_settings(
+    settings: CapacitySettings, results: Sequence[TopologyResult]
+) -> CapacitySettings:
+    """Start the next search at the highest capacity found so far, bracketing by REFINE_FACTOR.
+
+    The topologies are of one order, so this saves probes; and from the highest, the search
+    more often walks down through failing probes, which stop early, than up through passing
+    ones, which run their whole schedule. Keeps `settings` while nothing has passed."""
+    found = max((r.capacity.capacity_rps for r in results), default=0.0)
     if found <= 0:
         return settings
     start = min(max(found, settings.min_rps), settings.max_rps)

@@ -105,12 +105,15 @@ def test_conclusion_names_the_winner_ratio_and_each_limit():
     assert "at 4.40 req/s offered: served 80%" in rest[2]
 
 
-def test_later_searches_start_at_the_last_capacity_with_a_finer_bracket():
-    after = next_search_settings(SETTINGS, _result("dedicated", 6.5, 6.75))
+def test_later_searches_start_at_the_highest_capacity_so_far_with_a_finer_bracket():
+    assert next_search_settings(SETTINGS, []) == SETTINGS
+    after = next_search_settings(SETTINGS, [_result("dedicated", 6.5, 6.75)])
     assert (after.start_rps, after.factor) == (6.5, 1.2)
-    assert next_search_settings(SETTINGS, _result("dedicated", 0.0, 0.25)) == SETTINGS
+    found = [_result("dedicated", 6.5, 6.75), _result("shared", 4.5, 4.75)]
+    assert next_search_settings(SETTINGS, found).start_rps == 6.5
+    assert next_search_settings(SETTINGS, [_result("dedicated", 0.0, 0.25)]) == SETTINGS
     coarse = CapacitySettings(tolerance=0.2, factor=1.5)
-    assert next_search_settings(coarse, _result("d", 4.0, 4.5)).factor == 1.4  # > 1 + tolerance
+    assert next_search_settings(coarse, [_result("d", 4.0, 4.5)]).factor == 1.4  # > 1 + tol.
 
 
 def test_conclusion_calls_a_tie_and_reports_nothing_met():
