@@ -7,7 +7,8 @@ Everything comes from the deploy and profile files the SDK reads: the classes (`
 lists `<model>` and `<model>:<class>`), their limits, SLOs and replicas, and the tokenizer and
 chat template. Modules: `schema` (request bodies), `plan` (class choice and limits), `chat`
 (sandboxed chat templates), `stops`, `responses` (OpenAI bodies), `errors` (statuses),
-`metrics`, `readiness`, `app` (handlers), `runner` (uvicorn).
+`metrics`, `readiness`, `streaming` (the SSE response, the disconnect watch), `app`
+(handlers), `runner` (uvicorn).
 """
 
 from __future__ import annotations

@@ -18,19 +18,16 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from tritonsla.gateway.errors import ApiError, Outcome, routing_failure
 from tritonsla.gateway.metrics import GatewayMetrics, Timing
@@ -39,41 +36,17 @@ from tritonsla.gateway.readiness import Readiness
 from tritonsla.gateway.responses import Kind, Shape, error_event, finish_reason, usage
 from tritonsla.gateway.schema import ChatRequest, CompletionRequest, parse_body
 from tritonsla.gateway.stops import StopFilter, trim
+from tritonsla.gateway.streaming import ClientWatch, EventStream
 from tritonsla.gateway_protocol import CLASS_HEADER, DONE
 from tritonsla.routing import AsyncSlaClient, AsyncTokenStream, Chunk, RequestError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-PING_S = 15.0
-"""SSE keep-alive comment interval while an answer is slow (proxies drop silent streams)."""
 CLIENT_GONE = 499
 """The status logged for a client that disconnected (nginx's convention; nobody receives it)."""
-
-T = TypeVar("T")
 
 
 class ClientGone(Exception):
     """The HTTP client disconnected before its answer was ready."""
-
-
-async def until_disconnected(request: Request, awaitable: Awaitable[T]) -> T:
-    """`awaitable`'s result, unless the client disconnects first: then it is cancelled (the
-    SDK stops the request at the engine) and ClientGone is raised."""
-    work = asyncio.ensure_future(awaitable)
-    watcher = asyncio.ensure_future(_disconnect(request))
-    try:
-        await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-    if not work.done():
-        work.cancel()
-        await asyncio.gather(work, return_exceptions=True)
-        raise ClientGone
-    return work.result()
-
-
-async def _disconnect(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 def error_response(error: ApiError) -> JSONResponse:
@@ -198,15 +171,21 @@ class Gateway:
         return error_response(answer)
 
     async def _whole(self, request: Request, plan: Plan, shape: Shape, clock: Clock) -> Response:
+        watch = ClientWatch(request.receive)
         try:
-            result = await until_disconnected(
-                request, self.client.generate(plan.prompt, **plan.options)
-            )
-        except (ClientGone, RequestError) as error:
+            result = await self.client.generate(plan.prompt, **plan.options)
+        except RequestError as error:
             return self._failed(plan, error)
+        except asyncio.CancelledError:
+            if not watch.left():
+                self._ended(plan, "error", Timing(), None)
+                raise
+            return self._failed(plan, ClientGone())
         except BaseException:
             self._ended(plan, "error", Timing(), None)
             raise
+        finally:
+            watch.close()
         clock.end_ns = time.perf_counter_ns()
         clock.first_ns = result.first_token_ns
         tokens = result.output_tokens or 0
@@ -217,21 +196,29 @@ class Gateway:
         return JSONResponse(body, headers={CLASS_HEADER: plan.sla})
 
     async def _stream(self, request: Request, plan: Plan, shape: Shape, clock: Clock) -> Response:
+        """Wait for the first chunk in this task (a disconnect cancels it), then stream."""
         stream = self.client.stream(plan.prompt, **plan.options)
         chunks = aiter(stream)
+        watch = ClientWatch(request.receive)
         try:
-            first = await until_disconnected(request, anext(chunks, None))
-        except (ClientGone, RequestError) as error:
+            first = await anext(chunks, None)
+        except RequestError as error:
+            watch.close()
             return self._failed(plan, error)
+        except asyncio.CancelledError:
+            watch.close()
+            if not watch.left():
+                self._ended(plan, "error", Timing(), None)
+                raise
+            return self._failed(plan, ClientGone())
         except BaseException:
+            watch.close()
             self._ended(plan, "error", Timing(), None)
             await stream.aclose()
             raise
         ending = Ending(self, plan, stream)
         events = self._events(plan, shape, clock, stream, chunks, first, ending)
-        return EventStream(
-            events, ending.gone, sep="\n", ping=PING_S, headers={CLASS_HEADER: plan.sla}
-        )
+        return EventStream(events, ending.gone, watch=watch, headers={CLASS_HEADER: plan.sla})
 
     async def _events(
         self,
@@ -242,15 +229,16 @@ class Gateway:
         chunks: AsyncIterator[Chunk],
         first: Chunk | None,
         ending: Ending,
-    ) -> AsyncIterator[str]:
-        """The SSE data lines of a stream whose first chunk (None: it had none) has come."""
+    ) -> AsyncGenerator[list[str], None]:
+        """The SSE data lines of a stream whose first chunk (None: it had none) has come, in
+        batches that are ready together (a chat's role announcement and its first text; the
+        finish reason, usage and [DONE]), each batch written at once."""
         stops = StopFilter(plan.stops)
         outcome: Outcome = "error"
         tokens: int | None = None
         received: list[str] = []
+        pending = [shape.chunk(None, role=True)] if shape.kind == "chat" else []
         try:
-            if shape.kind == "chat":
-                yield shape.chunk(None, role=True)
             chunk = first
             while chunk is not None:
                 received.append(chunk.text)
@@ -258,7 +246,9 @@ class Gateway:
                 if text:
                     if clock.first_ns is None:
                         clock.first_ns = time.perf_counter_ns()
-                    yield shape.chunk(text)
+                    pending.append(shape.chunk(text))
+                    yield pending
+                    pending = []
                 if stops.stopped:
                     break
                 chunk = await anext(chunks, None)
@@ -268,19 +258,18 @@ class Gateway:
             else:
                 rest = stops.finish()
                 if rest:
-                    yield shape.chunk(rest)
+                    pending.append(shape.chunk(rest))
                 tokens = stream.result.output_tokens or 0
             clock.end_ns = time.perf_counter_ns()
             reason = "stop" if stops.stopped else finish_reason(tokens, plan.max_tokens, False)
-            yield shape.chunk(None, reason)
+            pending.append(shape.chunk(None, reason))
             if plan.include_usage:
-                yield shape.usage_chunk(usage(plan.prompt_tokens, tokens))
+                pending.append(shape.usage_chunk(usage(plan.prompt_tokens, tokens)))
             outcome = "ok"
-            yield DONE
+            yield [*pending, DONE]
         except RequestError as error:
             answer, outcome = routing_failure(error)
-            yield error_event(answer.body())
-            yield DONE
+            yield [*pending, error_event(answer.body()), DONE]
         except (asyncio.CancelledError, GeneratorExit):
             outcome = "cancelled"
             raise
@@ -314,23 +303,6 @@ class Ending:
 
     async def gone(self) -> None:
         await self.end("cancelled", Timing(), None)
-
-
-class EventStream(EventSourceResponse):
-    """sse-starlette's response, calling `on_close` however it ends (also when the client left
-    before the first byte, so the events generator never ran)."""
-
-    def __init__(
-        self, content: AsyncIterator[str], on_close: Callable[[], Awaitable[None]], **options: Any
-    ) -> None:
-        super().__init__(content, **options)
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._on_close()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

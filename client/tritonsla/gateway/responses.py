@@ -6,9 +6,12 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 Kind = Literal["completion", "chat"]
+_SENTINEL = "\x00text\x00"
+_SENTINEL_JSON = json.dumps(_SENTINEL)
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict:
@@ -62,9 +65,22 @@ class Shape:
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
         return self._envelope("text_completion", [choice], {"usage": used})
 
+    @cached_property
+    def _text_template(self) -> tuple[str, str]:
+        """What surrounds the JSON string of a text chunk's text (each token's chunk is built
+        from it rather than dumped whole: the same bytes for less work per token)."""
+        head, tail = self._dump_chunk(_SENTINEL, None, False).split(_SENTINEL_JSON)
+        return head, tail
+
     def chunk(self, text: str | None, reason: str | None = None, *, role: bool = False) -> str:
         """One SSE data line: text (None: none), the finish reason on the last, or the role
         announcement that opens a chat stream."""
+        if text is not None and reason is None and not role:
+            head, tail = self._text_template
+            return head + json.dumps(text, ensure_ascii=False) + tail
+        return self._dump_chunk(text, reason, role)
+
+    def _dump_chunk(self, text: str | None, reason: str | None, role: bool) -> str:
         if self.kind == "chat":
             delta: dict = {"role": "assistant", "content": ""} if role else {}
             if text is not None:
