@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/openai_vs_aiperf.py [--requests 60] [--rounds 3] [--concurrency 4]
                                                     [--sla interactive] [--request-rate R]
+                                                    [--nice 19] [--spin] [--keep DIR]
 
 Serves deploy/cpu.yaml on a real tritonserver with `tritonsla gateway` in its own process in
 front, then alternates, round by round, the two load generators (each its own process) on the
@@ -14,7 +15,20 @@ throughput, and ours/aiperf ratios (the aim is TTFT and throughput within 10%: r
 0.90..1.10). Beside each client's own numbers, the gateway's TTFT histogram over each run (mean
 from its sum and count, p50 from its buckets, warm-up included) says what the server side saw,
 so a difference between the clients can be placed: in the server's answer to each client's
-arrival pattern, or in a client. Prints numbers only.
+arrival pattern, or in a client.
+
+Both clients run at the lowest CPU priority (`--nice`, default 19): on a small machine any CPU a
+client burns is taken from the server under test. That matters for aiperf at a concurrency: its
+timing manager polls for a free slot without sleeping (aiperf/timing/strategies/request_rate.py,
+`RequestRateStrategy.execute_phase` with the zero-interval `ConcurrencyBurstIntervalGenerator`,
+retrying through `yield_to_event_loop`), which keeps most of a core busy for the whole run.
+`--spin` adds a third run per round: our client beside a process spinning the same way
+(`await asyncio.sleep(0)` in a loop), which shows what that CPU does to the server's answers.
+Each run's arrival pattern is printed from the per-request records (ours requests.csv, aiperf's
+profile_export.jsonl): the time from an answer's end to the next send (a closed loop's
+turnaround), the mean number of requests in flight, the share of sends within 2 ms of another,
+and the send lag (ours: scheduled time to send, which our TTFT includes; aiperf's: credit issued
+to send, which its TTFT does not). Prints numbers only.
 
 aiperf runs from its own venv (it is OpenAI-only and pins its own stack):
     python3 -m venv .cache/aiperf-venv && .cache/aiperf-venv/bin/pip install aiperf==0.13.0
@@ -25,8 +39,10 @@ or name its binary in AIPERF. Both read the same export shape: ours writes genai
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +50,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tritonsla.bench.fixtures.serving import (
@@ -63,8 +80,36 @@ METRICS = (
     ("request_throughput", "avg", "requests/s"),
 )
 GATEWAY_LABELS = ("gateway TTFT avg ms", "gateway TTFT p50 ms")
+PATTERN_LABELS = (
+    "end->send p50 ms",
+    "end->send avg ms",
+    "in flight avg",
+    "sends <2ms apart %",
+    "send lag avg ms",
+)
 JUDGED = ("TTFT avg ms", "TTFT p50 ms", "output tokens/s", "requests/s")
 LOW, HIGH = 0.9, 1.1
+TOGETHER_S = 0.002
+"""Two sends this close count as sent together (in step)."""
+SPIN = (
+    "import asyncio\n"
+    "async def spin():\n"
+    "    while True:\n"
+    "        await asyncio.sleep(0)\n"
+    "asyncio.run(spin())"
+)
+"""A process polling as aiperf's timing manager does at a concurrency (see the docstring)."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request as its client recorded it: the time its TTFT counts from, its end (s, one
+    clock), warm-up or not, and the client's lag before that time or after it (s)."""
+
+    start: float
+    end: float
+    warmup: bool
+    lag: float
 
 
 @contextmanager
@@ -76,6 +121,21 @@ def served_gateway(log_dir: Path) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
 
 
+@contextmanager
+def spinning(on: bool, nice: int) -> Iterator[None]:
+    """With `on`, a process spinning as aiperf's timing manager does (at niceness `nice`, as the
+    clients), for the block."""
+    if not on:
+        yield
+        return
+    spinner = subprocess.Popen([*niced(nice), sys.executable, "-c", SPIN])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
 def load_flags(concurrency: int, rate: float | None, aiperf: bool) -> list[str]:
     """The closed loop at `concurrency`, or constant arrivals at `rate` requests/s."""
     if rate is None:
@@ -83,10 +143,15 @@ def load_flags(concurrency: int, rate: float | None, aiperf: bool) -> list[str]:
     return ["--request-rate", str(rate), "--arrival-pattern" if aiperf else "--arrival", "constant"]
 
 
-def run_ours(url: str, sla: str, requests: int, load: list[str], out: Path) -> dict:
+def niced(nice: int) -> list[str]:
+    """A command prefix running it at niceness `nice` (none for 0)."""
+    return ["nice", "-n", str(nice)] if nice else []
+
+
+def run_ours(url: str, sla: str, requests: int, load: list[str], out: Path, nice: int) -> dict:
     command = [
-        sys.executable, "-m", "tritonsla.cli.main", "bench", "--deploy", str(DEPLOY),
-        "--openai-url", f"{url}/v1", "--endpoint-type", "chat", "--streaming",
+        *niced(nice), sys.executable, "-m", "tritonsla.cli.main", "bench", "--deploy",
+        str(DEPLOY), "--openai-url", f"{url}/v1", "--endpoint-type", "chat", "--streaming",
         "--mix", f"{sla}=1", *load, "--request-count", str(requests),
         "--warmup-request-count", str(WARMUP), "--synthetic-input-tokens-mean",
         str(INPUT_TOKENS), "--output-tokens-mean", str(OUTPUT_TOKENS), "--no-server-stats",
@@ -96,10 +161,10 @@ def run_ours(url: str, sla: str, requests: int, load: list[str], out: Path) -> d
     return json.loads((out / "profile_export_genai_perf.json").read_text())
 
 
-def run_aiperf(url: str, sla: str, requests: int, load: list[str], out: Path) -> dict:
+def run_aiperf(url: str, sla: str, requests: int, load: list[str], out: Path, nice: int) -> dict:
     command = [
-        str(AIPERF), "profile", "-m", "tiny-gpt2", "--url", url, "--endpoint-type", "chat",
-        "--streaming", "--tokenizer", str(TOKENIZER),
+        *niced(nice), str(AIPERF), "profile", "-m", "tiny-gpt2", "--url", url,
+        "--endpoint-type", "chat", "--streaming", "--tokenizer", str(TOKENIZER),
         "--synthetic-input-tokens-mean", str(INPUT_TOKENS), "--synthetic-input-tokens-stddev",
         "0", "--output-tokens-mean", str(OUTPUT_TOKENS), "--output-tokens-stddev", "0",
         "--extra-inputs", f"min_tokens:{OUTPUT_TOKENS}", "-H", f"x-sla-class:{sla}",
@@ -112,10 +177,84 @@ def run_aiperf(url: str, sla: str, requests: int, load: list[str], out: Path) ->
     if done.returncode != 0:
         raise SystemExit(f"aiperf failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
                          f"{done.stderr[-3000:]}")  # fmt: skip
-    found = sorted(out.rglob("profile_export_aiperf.json"))
+    return json.loads(only(out, "profile_export_aiperf.json").read_text())
+
+
+def only(out: Path, name: str) -> Path:
+    """The shallowest file called `name` under `out` (aiperf nests per-phase copies deeper)."""
+    found = sorted(out.rglob(name), key=lambda path: len(path.parts))
     if not found:
-        raise SystemExit(f"aiperf wrote no profile_export_aiperf.json under {out}")
-    return json.loads(found[-1].read_text())
+        raise SystemExit(f"no {name} under {out}")
+    return found[0]
+
+
+def sends_ours(out: Path) -> list[Sent]:
+    """Our per-request records: scheduled send (what our TTFT counts from), end, warm-up, and
+    the lag from the scheduled time to the send."""
+    with (out / "requests.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        Sent(
+            float(row["scheduled_s"]),
+            float(row["end_s"]),
+            row["warmup"] == "true",
+            float(row["send_lag_ms"]) / 1000,
+        )
+        for row in rows
+        if row["end_s"]
+    ]
+
+
+def sends_aiperf(out: Path) -> list[Sent]:
+    """aiperf's per-request records: request_start_ns (what its TTFT counts from), end, phase,
+    and the lag from the credit's issue to that start."""
+    sent = []
+    for line in only(out, "profile_export.jsonl").read_text().splitlines():
+        meta = json.loads(line)["metadata"]
+        sent.append(
+            Sent(
+                meta["request_start_ns"] / 1e9,
+                meta["request_end_ns"] / 1e9,
+                meta["benchmark_phase"] != "profiling",
+                (meta["request_start_ns"] - meta["credit_issued_ns"]) / 1e9,
+            )
+        )
+    return sent
+
+
+def pattern(sent: list[Sent]) -> dict[str, float | None]:
+    """The arrival pattern of the measured requests of a run.
+
+    end->send: for each send, the time since the latest answer that ended before it (in a
+    closed loop, the client's turnaround from a freed slot to the next send). In flight: the
+    requests' summed durations over the span from the first send to the last end. Sends <2ms
+    apart: the share of sends within TOGETHER_S of another send. Send lag: see `Sent`.
+    """
+    measured = sorted((s for s in sent if not s.warmup), key=lambda s: s.start)
+    if len(measured) < 2:
+        return dict.fromkeys(PATTERN_LABELS)
+    ends = sorted(s.end for s in sent)
+    gaps = []
+    for s in measured:
+        before = [end for end in ends if end <= s.start]
+        if before:
+            gaps.append((s.start - before[-1]) * 1000)
+    span = max(s.end for s in measured) - measured[0].start
+    starts = [s.start for s in measured]
+    together = sum(
+        1
+        for i, t in enumerate(starts)
+        if (i > 0 and t - starts[i - 1] < TOGETHER_S)
+        or (i + 1 < len(starts) and starts[i + 1] - t < TOGETHER_S)
+    )
+    numbers = (
+        statistics.median(gaps) if gaps else None,
+        statistics.mean(gaps) if gaps else None,
+        sum(s.end - s.start for s in measured) / span,
+        100.0 * together / len(measured),
+        statistics.mean(s.lag for s in measured) * 1000,
+    )
+    return dict(zip(PATTERN_LABELS, numbers, strict=True))
 
 
 def gateway_scrape(url: str) -> Scrape:
@@ -143,8 +282,12 @@ def values(document: dict) -> dict[str, float | None]:
 
 
 def median(rows: list[dict[str, float | None]], label: str) -> float | None:
-    numbers = [row[label] for row in rows if row[label] is not None]
+    numbers = [row[label] for row in rows if row.get(label) is not None]
     return statistics.median(numbers) if numbers else None
+
+
+def cell(value: float | None, width: int) -> str:
+    return f"{value:{width}.2f}" if value is not None else f"{'-':>{width}}"
 
 
 def main() -> int:
@@ -156,41 +299,64 @@ def main() -> int:
     parser.add_argument(
         "--request-rate", type=float, help="constant arrivals at this rate instead of a closed loop"
     )
+    parser.add_argument(
+        "--nice", type=int, default=19, help="both clients' niceness (0: as this script's)"
+    )
+    parser.add_argument(
+        "--spin", action="store_true",
+        help="a third run per round: ours beside a process polling as aiperf's timing manager",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep", type=Path, help="copy both clients' artifacts (per-request records) here"
+    )
     args = parser.parse_args()
     if not AIPERF.exists():
         print(f"no aiperf at {AIPERF}; install it as this file's docstring says, or set AIPERF")
         return 2
-    ours: list[dict] = []
-    theirs: list[dict] = []
+    runs = [("ours", run_ours, sends_ours, False), ("aiperf", run_aiperf, sends_aiperf, False)]
+    if args.spin:
+        runs.append(("ours+spin", run_ours, sends_ours, True))
+    columns: dict[str, list[dict]] = {name: [] for name, *_ in runs}
     with tempfile.TemporaryDirectory() as tmp, served_gateway(Path(tmp)) as url:
         for number in range(args.rounds):
             base = Path(tmp) / f"round{number}"
-            for runner, rows, name in ((run_ours, ours, "ours"), (run_aiperf, theirs, "ai")):
-                load = load_flags(args.concurrency, args.request_rate, runner is run_aiperf)
+            for name, client, sends, spin in runs:
+                load = load_flags(args.concurrency, args.request_rate, client is run_aiperf)
+                out = base / name
                 before = gateway_scrape(url)
-                row = values(runner(url, args.sla, args.requests, load, base / name))
+                with spinning(spin, args.nice):
+                    row = values(client(url, args.sla, args.requests, load, out, args.nice))
                 row.update(gateway_ttft(before, gateway_scrape(url), args.sla))
-                rows.append(row)
-            print(f"round {number + 1}: ours {ours[-1]}\n         aiperf {theirs[-1]}")
+                row.update(pattern(sends(out)))
+                columns[name].append(row)
+                shown = {k: round(v, 2) for k, v in row.items() if v is not None}
+                print(f"round {number + 1} {name}: {shown}", flush=True)
+            if args.keep is not None:
+                shutil.copytree(base, args.keep / base.name, dirs_exist_ok=True)
     shape = f"concurrency {args.concurrency}"
     if args.request_rate is not None:
         shape = f"constant {args.request_rate:g} requests/s"
-    print(f"\n{shape}, {args.requests} requests x {args.rounds} rounds, "
-          f"chat streaming, {INPUT_TOKENS} in / {OUTPUT_TOKENS} out, class {args.sla}")  # fmt: skip
-    print(f"{'metric':<18}{'ours':>12}{'aiperf':>12}{'ratio':>9}")
+    print(f"\n{shape}, {args.requests} requests x {args.rounds} rounds, chat streaming, "
+          f"{INPUT_TOKENS} in / {OUTPUT_TOKENS} out, class {args.sla}, clients at nice "
+          f"{args.nice}; medians over rounds")  # fmt: skip
+    head = f"{'metric':<20}{'ours':>10}{'aiperf':>10}{'ratio':>8}"
+    if args.spin:
+        head += f"{'ours+spin':>11}{'/aiperf':>9}"
+    print(head)
     agree = True
-    for label in [*(label for _, _, label in METRICS), *GATEWAY_LABELS]:
-        a, b = median(ours, label), median(theirs, label)
+    for label in [*(label for _, _, label in METRICS), *GATEWAY_LABELS, *PATTERN_LABELS]:
+        a, b = median(columns["ours"], label), median(columns["aiperf"], label)
         ratio = a / b if a is not None and b else None
-        mark = ""
+        line = f"{label:<20}{cell(a, 10)}{cell(b, 10)}{cell(ratio, 8)}"
+        if args.spin:
+            c = median(columns["ours+spin"], label)
+            line += f"{cell(c, 11)}{cell(c / b if c is not None and b else None, 9)}"
         if label in JUDGED:
             ok = ratio is not None and LOW <= ratio <= HIGH
             agree &= ok
-            mark = "  ok" if ok else "  OUTSIDE 10%"
-        text = [f"{v:12.2f}" if v is not None else f"{'-':>12}" for v in (a, b)]
-        shown = f"{ratio:9.3f}" if ratio is not None else f"{'-':>9}"
-        print(f"{label:<18}{text[0]}{text[1]}{shown}{mark}")
-    print("agreement within 10%:", "yes" if agree else "no")
+            line += "  ok" if ok else "  OUTSIDE 10%"
+        print(line)
+    print("agreement within 10% (ours vs aiperf):", "yes" if agree else "no")
     return 0
 
 
