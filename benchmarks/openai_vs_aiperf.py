@@ -25,8 +25,8 @@ retrying through `yield_to_event_loop`), which keeps most of a core busy for the
 `--spin` adds a third run per round: our client beside a process spinning the same way
 (`await asyncio.sleep(0)` in a loop), which shows what that CPU does to the server's answers.
 Each run's arrival pattern is printed from the per-request records (ours requests.csv, aiperf's
-profile_export.jsonl): the time from an answer's end to the next send (a closed loop's
-turnaround), the mean number of requests in flight, the share of sends within 2 ms of another,
+profile_export.jsonl): in a closed loop, the time a client takes to refill a slot an answer
+freed (see `pattern`), the mean number of requests in flight, the share of sends within 2 ms of another,
 and the send lag (ours: scheduled time to send, which our TTFT includes; aiperf's: credit issued
 to send, which its TTFT does not). Prints numbers only.
 
@@ -81,8 +81,8 @@ METRICS = (
 )
 GATEWAY_LABELS = ("gateway TTFT avg ms", "gateway TTFT p50 ms")
 PATTERN_LABELS = (
-    "end->send p50 ms",
-    "end->send avg ms",
+    "refill p50 ms",
+    "refill avg ms",
     "in flight avg",
     "sends <2ms apart %",
     "send lag avg ms",
@@ -222,34 +222,37 @@ def sends_aiperf(out: Path) -> list[Sent]:
     return sent
 
 
-def pattern(sent: list[Sent]) -> dict[str, float | None]:
+def pattern(sent: list[Sent], concurrency: int | None) -> dict[str, float | None]:
     """The arrival pattern of the measured requests of a run.
 
-    end->send: for each send, the time since the latest answer that ended before it (in a
-    closed loop, the client's turnaround from a freed slot to the next send). In flight: the
-    requests' summed durations over the span from the first send to the last end. Sends <2ms
+    Refill (closed loop at `concurrency` c): with every request's sends and ends each sorted,
+    send k can go out only after end k - c (the slot it takes is free from then on), so
+    send k - end k - c is the client's time to refill a free slot. In flight: the requests'
+    summed durations over the span from the first measured send to the last end. Sends <2ms
     apart: the share of sends within TOGETHER_S of another send. Send lag: see `Sent`.
     """
     measured = sorted((s for s in sent if not s.warmup), key=lambda s: s.start)
     if len(measured) < 2:
         return dict.fromkeys(PATTERN_LABELS)
+    starts = sorted(s.start for s in sent)
     ends = sorted(s.end for s in sent)
-    gaps = []
-    for s in measured:
-        before = [end for end in ends if end <= s.start]
-        if before:
-            gaps.append((s.start - before[-1]) * 1000)
-    span = max(s.end for s in measured) - measured[0].start
-    starts = [s.start for s in measured]
+    first = measured[0].start
+    refill = [
+        (starts[k] - ends[k - concurrency]) * 1000
+        for k in range(concurrency or len(starts), len(starts))
+        if starts[k] >= first
+    ]
+    span = max(s.end for s in measured) - first
+    times = [s.start for s in measured]
     together = sum(
         1
-        for i, t in enumerate(starts)
-        if (i > 0 and t - starts[i - 1] < TOGETHER_S)
-        or (i + 1 < len(starts) and starts[i + 1] - t < TOGETHER_S)
+        for i, t in enumerate(times)
+        if (i > 0 and t - times[i - 1] < TOGETHER_S)
+        or (i + 1 < len(times) and times[i + 1] - t < TOGETHER_S)
     )
     numbers = (
-        statistics.median(gaps) if gaps else None,
-        statistics.mean(gaps) if gaps else None,
+        statistics.median(refill) if refill else None,
+        statistics.mean(refill) if refill else None,
         sum(s.end - s.start for s in measured) / span,
         100.0 * together / len(measured),
         statistics.mean(s.lag for s in measured) * 1000,
@@ -327,7 +330,8 @@ def main() -> int:
                 with spinning(spin, args.nice):
                     row = values(client(url, args.sla, args.requests, load, out, args.nice))
                 row.update(gateway_ttft(before, gateway_scrape(url), args.sla))
-                row.update(pattern(sends(out)))
+                closed = args.concurrency if args.request_rate is None else None
+                row.update(pattern(sends(out), closed))
                 columns[name].append(row)
                 shown = {k: round(v, 2) for k, v in row.items() if v is not None}
                 print(f"round {number + 1} {name}: {shown}", flush=True)
