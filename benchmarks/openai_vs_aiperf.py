@@ -26,9 +26,9 @@ retrying through `yield_to_event_loop`), which keeps most of a core busy for the
 (`await asyncio.sleep(0)` in a loop), which shows what that CPU does to the server's answers.
 Each run's arrival pattern is printed from the per-request records (ours requests.csv, aiperf's
 profile_export.jsonl): in a closed loop, the time a client takes to refill a slot an answer
-freed (see `pattern`), the mean number of requests in flight, the share of sends within 2 ms of another,
-and the send lag (ours: scheduled time to send, which our TTFT includes; aiperf's: credit issued
-to send, which its TTFT does not). Prints numbers only.
+freed (see `pattern`); the mean number of requests in flight; the share of sends within 2 ms of
+another; and the send lag (ours: scheduled time to send, which our TTFT includes; aiperf's:
+credit issued to send, which its TTFT does not). Prints numbers only.
 
 aiperf runs from its own venv (it is OpenAI-only and pins its own stack):
     python3 -m venv .cache/aiperf-venv && .cache/aiperf-venv/bin/pip install aiperf==0.13.0
