@@ -152,6 +152,14 @@ class CapacityResult:
     settings: CapacitySettings
 
     @property
+    def highest_met_rps(self) -> float:
+        """The highest rate at which any probe met every SLO (0 when none did).
+
+        Above the capacity when a probe passed at a rate that another probe, at it or below,
+        failed: how far the run's own pass/fail edge is blurred by bursts and timing."""
+        return max((p.rate for p in self.probes if p.slo_met), default=0.0)
+
+    @property
     def offered_capacity_rps(self) -> float:
         """Requests/s the capacity probe offered as drawn; 0 when no probe met the SLOs."""
         probe = self.capacity_probe

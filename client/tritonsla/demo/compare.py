@@ -69,6 +69,11 @@ class TopologyResult:
         this or by the rate gives the same order; this one is the honest absolute number."""
         return self.capacity.offered_capacity_rps
 
+    @property
+    def capacity_rate(self) -> float:
+        """The Poisson rate the search set (the rate probes are named by)."""
+        return self.capacity.capacity_rps
+
 
 def _limit(result: TopologyResult) -> str:
     """What failed first above the capacity, in words."""
@@ -111,11 +116,32 @@ def conclusion(results: Sequence[TopologyResult]) -> list[str]:
                 f"{best.name} ({best.title}) meets every class's SLO at the highest load: "
                 f"{top:.2f} req/s{against}."
             )
+            if runner_up is not None and runner_up.capacity.highest_met_rps >= best.capacity_rate:
+                lines.append(
+                    f"That lead is within this run's noise: {runner_up.name} also passed a probe "
+                    f"at {runner_up.capacity.highest_met_rps:g} req/s, not below {best.name}'s "
+                    f"capacity. Repeat the demo, or lengthen --probe-seconds, before relying on "
+                    "the order."
+                )
     for result in ranked:
         capacity = result.slo_capacity_rps
         share = "" if top == 0 or result is best else f" ({capacity / top:.0%} of {best.name})"
-        lines.append(f"{result.name}: SLO capacity {capacity:.2f} req/s{share}; {_limit(result)}.")
+        lines.append(
+            f"{result.name}: SLO capacity {capacity:.2f} req/s{share}; {_limit(result)}"
+            f"{_noisy_edge(result)}."
+        )
     return lines
+
+
+def _noisy_edge(result: TopologyResult) -> str:
+    """Said when a probe passed above the capacity: the run's own spread at its edge."""
+    above = result.capacity.highest_met_rps
+    if above <= result.capacity_rate:
+        return ""
+    return (
+        f"; a probe at {above:g} req/s met every SLO too, but another at or below it did not "
+        "(every probe at a rate must pass)"
+    )
 
 
 def _ratio(mine: float, theirs: float) -> str:
@@ -136,6 +162,7 @@ def topologies_json(results: Sequence[TopologyResult], probes: Sequence[list[dic
             "kv_tokens": r.parity.budget.kv_tokens,
             "slo_capacity_rps": r.slo_capacity_rps,
             "poisson_rate_at_capacity_rps": r.capacity.capacity_rps,
+            "highest_met_rps": r.capacity.highest_met_rps,
             "capacity_reason": r.capacity.reason,
             "probes": list(p),
         }

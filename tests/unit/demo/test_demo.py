@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,23 @@ def test_conclusion_names_the_winner_ratio_and_each_limit():
     assert "dedicated: SLO capacity 6.00 req/s (75% of shared)" in rest[1]
     assert "single: SLO capacity 4.00 req/s (50% of shared)" in rest[2]
     assert "at 4.40 req/s offered: served 80%" in rest[2]
+
+
+def test_a_lead_within_the_runs_own_noise_is_said_to_be():
+    dedicated = _result("dedicated", 6.0, 6.5, "realtime: TTFT p95 above SLO")
+    noisy = replace(  # single passed 7.2 once, then failed its confirmation there
+        dedicated.capacity, probes=(*dedicated.capacity.probes, _probe(7.2, True))
+    )
+    results = [replace(dedicated, capacity=noisy), _result("single", 6.6, 6.9, "drift")]
+    first, second, *rest = conclusion(results)
+    assert first.startswith("single (single title) meets every class's SLO")
+    assert second.startswith("That lead is within this run's noise: dedicated also passed a")
+    assert "at 7.2 req/s, not below single's capacity" in second
+    assert rest[1].endswith("; a probe at 7.2 req/s met every SLO too, but another at or below "
+                            "it did not (every probe at a rate must pass).")  # fmt: skip
+    assert not rest[0].endswith("must pass).")  # single's edge was clean
+    clean = conclusion([_result("single", 6.6, 6.9), _result("dedicated", 6.0, 6.5)])
+    assert not any("noise" in line for line in clean)
 
 
 def test_later_searches_start_at_the_highest_capacity_so_far_with_a_finer_bracket():
