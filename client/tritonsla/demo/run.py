@@ -85,14 +85,13 @@ DEMO_CAPACITY = CapacitySettings(
     warmup_requests=6,
     stop_in_flight_s=15.0,
 )
-"""Probes of 20 s (at least 60 requests, ~26 s with warm-up and drain) after a 10-s warm-up of
-each server: three searches of 6-11 probes each, confirmations included, take 9.5-11 minutes
-here. Probes of 15 s took 7-8 minutes, but two such searches on one idle machine within the
-hour put the dedicated topology at 4.375 and 3.375 req/s and single at 6.64 and 7.73: with a
-quarter fewer answers, one burst decides a class's p95, and a batch job that drains a second
-late decides the served rate. A probe stops early only past 15 s of offered load in flight: the
-demo's batch jobs take 5-10 s when the server keeps up, so the default 5 s stopped sustainable
-probes."""
+"""Probes of 20 s (at least 60 requests, ~25 s with warm-up and drain) after a 10-s warm-up of
+each server. Failing probes mostly stop early, so three searches took 7-8 minutes here, and 10
+when one topology's confirmations failed four times running. Probes of 15 s were tried: two such
+searches within the hour put the dedicated topology at 4.375 and 3.375 req/s; with a quarter
+fewer answers, one burst decides a class's p95. A probe stops early on load in flight only past
+15 s of offered load: the demo's batch jobs take 5-10 s when the server keeps up, so the
+default 5 s stopped sustainable probes."""
 
 
 REFINE_FACTOR = 1.2
@@ -106,7 +105,7 @@ OWNER = "tritonsla demo"
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo runs; the defaults take 9.5-11 minutes on two cores."""
+    """What the demo runs; the defaults take 7-10 minutes on two cores."""
 
     out: Path = Path("reports/demo")
     topologies: tuple[Topology, ...] = TOPOLOGIES
