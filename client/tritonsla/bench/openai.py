@@ -159,7 +159,8 @@ class OpenAiSender:
         body = self.target.body(request, stream)
         send = self._stream if stream else self._whole
         try:
-            await asyncio.wait_for(send(body, headers, answer), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):  # inline: no task, no loop turn first
+                await send(body, headers, answer)
         except AnswerError as problem:
             error = (problem.kind, str(problem))
         except httpx2.TransportError as problem:
