@@ -8,10 +8,15 @@ never does I/O itself, so it runs against fake probes in tests:
 2. bisect between the highest rate known to be low enough and the lowest failing rate until
    (fail - pass) / pass <= `tolerance`;
 3. confirm: probe the candidate capacity `confirmations` more times, each with other arrivals
-   (`probe(rate, attempt)`, attempt 1, 2, ...). A rate counts as meeting the SLOs only when every
-   probe at it did; a failed confirmation makes that rate the lowest failing one and the search
-   goes on below it. One short probe near the edge passes or fails partly by chance (a p95 over
-   a dozen realtime answers); asking twice keeps a lucky pass from setting the capacity.
+   (`probe(rate, attempt)`: attempt n is the n-th draw of arrivals, 0, 1, 2, ...). A rate counts
+   as meeting the SLOs only when every probe at it did; a failed confirmation makes that rate
+   the lowest failing one and the search goes on below it. One short probe near the edge passes
+   or fails partly by chance (a p95 over a dozen realtime answers); asking twice keeps a lucky
+   pass from setting the capacity.
+
+Once a confirmation has failed, new rates are probed with that draw first (`opening_attempt`)
+and confirmed with draw 0: a rate needs every draw to pass, so the order changes no verdict,
+but a draw that has just proved harder usually fails first, and then the other is never needed.
 
 A probe is "low enough" when it met every SLO, or when only throughput floors
 (`min_output_tokens_per_s`) failed while it was sustained and steady: a floor is missed because
@@ -105,8 +110,8 @@ class Probe:
 
     `slo_met`: every class's verdict passed, the run was sustained and no class drifted.
     `below_floor`: not met only because throughput floors failed (the load was too low).
-    `attempt`: 0 for the first probe at this rate, then 1, 2, ... for confirmations (other
-    arrivals at the same rate).
+    `attempt`: which draw of arrivals it sent, 0, 1, 2, ...: every probe at one rate uses
+    another draw (the first usually draw 0, see `opening_attempt`).
     """
 
     rate: float
@@ -210,7 +215,7 @@ def conclude(
     The capacity is the highest rate below `high` whose every probe met every SLO.
     """
     below = [p for p in probes if high is None or p.rate < high.rate]
-    met = [p for p in below if _rate_met(probes, p.rate) and p.attempt == 0]
+    met = [p for p in below if _rate_met(probes, p.rate) and _opens(probes, p)]
     if met:
         best = max(met, key=lambda p: p.rate)
         if high is None:
@@ -248,6 +253,20 @@ def _rate_met(probes: Sequence[Probe], rate: float) -> bool:
     return all(p.slo_met for p in _at(probes, rate))
 
 
+def _opens(probes: Sequence[Probe], probe: Probe) -> bool:
+    """`probe` is the first one at its rate (the one bracketing and bisecting go by)."""
+    return _at(probes, probe.rate)[0] is probe
+
+
+def opening_attempt(probes: Sequence[Probe]) -> int:
+    """The draw a new rate is probed with first: that of the latest failed confirmation (a
+    failing probe that was not the first at its rate), else 0."""
+    for probe in reversed(probes):
+        if not probe.low_enough and not _opens(probes, probe):
+            return probe.attempt
+    return 0
+
+
 def bracket(probes: Sequence[Probe]) -> tuple[Probe | None, Probe | None]:
     """(low, high): the highest rate below `high` whose every probe was low enough, and the
     first probe to fail at the lowest rate where any probe failed."""
@@ -256,7 +275,7 @@ def bracket(probes: Sequence[Probe]) -> tuple[Probe | None, Probe | None]:
     low_enough = [
         p
         for p in probes
-        if p.attempt == 0
+        if _opens(probes, p)
         and (high is None or p.rate < high.rate)
         and all(q.low_enough for q in _at(probes, p.rate))
     ]
@@ -270,8 +289,10 @@ def to_confirm(probes: Sequence[Probe], settings: CapacitySettings) -> tuple[flo
     candidate = conclude(tuple(probes), high, settings).capacity_probe
     if candidate is None:
         return None
-    done = len(_at(probes, candidate.rate))
-    return None if done > settings.confirmations else (candidate.rate, done)
+    drawn = {p.attempt for p in _at(probes, candidate.rate)}
+    if len(drawn) > settings.confirmations:
+        return None
+    return candidate.rate, next(n for n in range(len(drawn) + 1) if n not in drawn)
 
 
 async def search(
@@ -285,7 +306,7 @@ async def search(
         low, high = bracket(probes)
         rate = next_rate(low, high, settings)
         if rate is not None:
-            attempt = 0
+            attempt = opening_attempt(probes)
         elif (confirmation := to_confirm(probes, settings)) is not None:
             rate, attempt = confirmation
         else:

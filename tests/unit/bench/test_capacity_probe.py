@@ -217,7 +217,7 @@ def test_console_shows_every_probe_and_the_capacity() -> None:
     line = probe_line(2, result.probes[1])
     assert line.startswith("probe 2: 8 req/s → offered 8.00, served 6.40 (80%)")
     assert "  - not sustained" in line
-    assert "(confirmation 1, other arrivals)" in probe_line(9, result.probes[-1])
+    assert "req/s (arrival draw 2) → offered" in probe_line(9, result.probes[-1])
 
 
 def parse(*argv: str) -> argparse.Namespace:

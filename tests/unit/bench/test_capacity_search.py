@@ -160,9 +160,18 @@ def test_a_lucky_pass_that_fails_its_confirmation_is_not_the_capacity() -> None:
 
     result = run(capacity_of(0), probe=probe)
     assert [(p.rate, p.attempt) for p in result.probes] == [
-        (4, 0), (8, 0), (6, 0), (7, 0), (6.5, 0), (6.75, 0), (6.5, 1), (6.25, 0), (6.25, 1),
-    ]  # fmt: skip
+        (4, 0),
+        (8, 0),
+        (6, 0),
+        (7, 0),
+        (6.5, 0),
+        (6.75, 0),
+        (6.5, 1),
+        (6.25, 1),
+        (6.25, 0),
+    ]  # fmt: skip  (after draw 1 failed a confirmation, the new rate 6.25 opens with draw 1)
     assert result.capacity_rps == 6.25
+    assert result.capacity_probe is not None and result.capacity_probe.attempt == 1
     assert result.limiting is not None and (result.limiting.rate, result.limiting.attempt) == (
         6.5,
         1,
@@ -179,6 +188,34 @@ def test_a_failed_confirmation_at_the_bottom_of_the_bracket_falls_back_to_a_lowe
     result = run(capacity_of(0), probe=probe)
     assert [(p.rate, p.attempt) for p in result.probes][-3:] == [(6.25, 0), (6.25, 1), (6, 1)]
     assert result.capacity_rps == 6
+
+
+def test_after_a_failed_confirmation_new_rates_open_with_its_draw_and_stop_when_it_fails() -> None:
+    # draw 1 is the harder one: it fails from 6.5 up, draw 0 only from 7.5
+    def probe_at(rate: float, attempt: int) -> Probe:
+        return Probe(rate, slo_met=rate < (6.5 if attempt else 7.5), attempt=attempt)
+
+    async def probe(rate: float, attempt: int) -> Probe:
+        return probe_at(rate, attempt)
+
+    result = run(capacity_of(0), replace(SETTINGS, start_rps=6, factor=1.2), probe=probe)
+    assert [(p.rate, p.attempt) for p in result.probes] == [
+        (6, 0),
+        (7.2, 0),
+        (8.64, 0),
+        (7.92, 0),
+        (7.56, 0),
+        (7.2, 1),
+        (6.6, 1),
+        (6.3, 1),
+        (6.3, 0),
+    ]  # fmt: skip  (6.6 and 6.3 open with draw 1; 6.6 needs no draw 0 once draw 1 failed)
+    assert result.capacity_rps == 6.3
+    assert all(p.slo_met for p in result.probes if p.rate == 6.3)
+    assert result.limiting is not None and (result.limiting.rate, result.limiting.attempt) == (
+        6.6,
+        1,
+    )
 
 
 def test_next_rate_stops_within_the_tolerance() -> None:

@@ -130,7 +130,7 @@ def probe_line(number: int, probe: Probe) -> str:
     """One line (then its reasons) for a probe as it completes."""
     served = probe.served_rps
     share = "" if not (served and probe.offered_rps) else f" ({served / probe.offered_rps:.0%})"
-    again = f" (confirmation {probe.attempt}, other arrivals)" if probe.attempt else ""
+    again = f" (arrival draw {probe.attempt + 1})" if probe.attempt else ""
     head = (
         f"probe {number}: {probe.rate:g} req/s{again} → offered {_rate(probe.offered_rps)}, served "
         f"{_rate(served)}{share}, goodput {_rate(probe.goodput_rps)} req/s, "
@@ -142,7 +142,7 @@ def probe_line(number: int, probe: Probe) -> str:
 def capacity_table(result: CapacityResult) -> Table:
     """Every probe in order, with per-class p95 (ms) and verdicts."""
     table = Table(title="capacity search: every probe, in order", title_justify="left")
-    for column in ("#", "rate", "try", "offered", "served", "goodput", "result", "s"):
+    for column in ("#", "rate", "draw", "offered", "served", "goodput", "result", "s"):
         table.add_column(column, justify="right")
     table.add_column("class p95 ms", justify="left")
     table.add_column("why not", justify="left", overflow="fold")
