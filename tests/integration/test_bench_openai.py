@@ -102,6 +102,32 @@ def test_bench_through_the_gateway_with_genai_perf_flags(
     assert (out / "gw_genai_perf.csv").read_text().startswith("Metric,avg,min,max,p99")
 
 
+def test_a_fixed_schedule_sends_at_the_trace_times_through_the_gateway(
+    cpu_server: ServedDeployment, gateway: str, tmp_path: Path
+) -> None:
+    stamps = [1000.0, 1040.0, 1045.0, 1120.0, 1200.0]  # ms, as aiperf's traces write them
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(
+        "".join(json.dumps({"timestamp": t, "input_length": 9}) + "\n" for t in stamps)
+    )
+    before = sum(gateway_requests(gateway).values())
+    out = tmp_path / "artifacts"
+    status, _ = bench(
+        cpu_server, "--openai-url", f"{gateway}/v1", "--endpoint-type", "chat", "--streaming",
+        "--mix", "interactive=1", "--fixed-schedule", str(trace), "--warmup-request-count", "1",
+        "--output-tokens-mean", "4", "--no-server-stats", "--artifact-dir", str(out),
+    )  # fmt: skip
+    assert status == 0
+    assert sum(gateway_requests(gateway).values()) - before == len(stamps)
+    with (out / "requests.csv").open() as handle:
+        rows = sorted(csv.DictReader(handle), key=lambda row: float(row["scheduled_s"]))
+    assert [row["status"] for row in rows] == ["ok"] * len(stamps)
+    assert [row["warmup"] for row in rows] == ["true"] + ["false"] * (len(stamps) - 1)
+    offsets = [(float(row["scheduled_s"]) - float(rows[0]["scheduled_s"])) * 1000 for row in rows]
+    assert offsets == pytest.approx([t - stamps[0] for t in stamps], abs=1e-6)
+    assert all(float(row["sent_s"]) >= float(row["scheduled_s"]) for row in rows)
+
+
 def test_gateway_errors_are_error_records(
     cpu_server: ServedDeployment, gateway: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
