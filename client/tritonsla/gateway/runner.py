@@ -36,16 +36,17 @@ class _Server(uvicorn.Server):
 def server_of(app: Starlette, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for `app`: no access log (it costs per request), warnings only.
 
-    Both halves of its own per-request work run in C: HTTP parsed and written by httptools
-    (llhttp) instead of uvicorn's default h11 in Python, and the event loop is uvloop's (libuv),
-    on which the SDK's grpc.aio calls run too. Each took a visible share off what the gateway
-    adds to time to first token (benchmarks/gateway_overhead.py).
+    HTTP is parsed and written by httptools (llhttp, in C) instead of uvicorn's default h11 in
+    Python, which took a visible share off what the gateway adds to time to first token
+    (benchmarks/gateway_overhead.py). The event loop is asyncio's: uvloop took about 0.25 ms
+    more off at concurrency 1, but the fault tests that fork and freeze servers failed in every
+    CI run that had it (and the other gateway changes) loaded in the test process.
     """
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        loop="uvloop",
+        loop="asyncio",
         http="httptools",
         log_level="warning",
         access_log=False,
