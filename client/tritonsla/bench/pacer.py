@@ -15,6 +15,7 @@ import ctypes
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 _CLOCK_MONOTONIC = 1
@@ -33,10 +34,14 @@ class Pacer(Protocol):
 
 
 class LoopPacer:
-    """asyncio.sleep: wakes up to about a millisecond late."""
+    """asyncio.sleep to a deadline on `clock`: wakes up to about a millisecond late."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
 
     async def sleep_until(self, deadline: float) -> None:
-        await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+        if (delay := deadline - self.clock()) > 0:
+            await asyncio.sleep(delay)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -30,7 +30,7 @@ from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 
-from tritonsla.bench.pacer import precise_pacer
+from tritonsla.bench.pacer import LoopPacer, precise_pacer
 from tritonsla.errors import ConfigError
 
 T = TypeVar("T")
@@ -402,23 +402,19 @@ async def schedule(
         task.add_done_callback(running.discard)
 
     async def open_loop(rate: RateStrategy) -> None:
-        pacer = precise_pacer() if clock is time.perf_counter else None
+        pacer = precise_pacer() if clock is time.perf_counter else LoopPacer(clock)
         try:
             for offset in rate.offsets(seed):
                 due = planner.start + offset
                 slot = planner.next(due)
                 if slot is None or halt.is_set():
                     return
-                if pacer is not None:
-                    await pacer.sleep_until(due)
-                elif (delay := due - clock()) > 0:
-                    await asyncio.sleep(delay)
+                await pacer.sleep_until(due)
                 if halt.is_set():  # noticed within one gap between arrivals
                     return
                 start(run_one(slot))
         finally:
-            if pacer is not None:
-                pacer.close()
+            pacer.close()
 
     async def worker() -> None:
         while not halt.is_set() and (slot := planner.next(clock())) is not None:
